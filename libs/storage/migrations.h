@@ -1,0 +1,73 @@
+#ifndef RACEWAY_LIBS_STORAGE_MIGRATIONS_H_
+#define RACEWAY_LIBS_STORAGE_MIGRATIONS_H_
+
+// Versioned schema migrations (ARCHITECTURE §7). The SQL files
+// migrations/<dialect>/NNN_name.sql are compiled into the binary at build
+// time; the runner applies the pending ones in order, each in its own
+// transaction, recording (version, name, checksum, applied_at) in
+// schema_migrations, while holding a database-wide lock so that replicas
+// starting together are safe. An applied migration whose checksum differs
+// from the compiled one makes Migrate fail with FAILED_PRECONDITION naming
+// it. A runner is used from one thread at a time.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace raceway::storage {
+
+struct Migration {
+  int version = 0;        // NNN
+  std::string name;       // "initial_schema"
+  std::string sql;        // File contents.
+  std::string checksum;   // Hex SHA-256 of sql.
+};
+
+// The compiled-in migrations of a dialect ("sqlite", "postgres", "mysql"),
+// ascending by version. Empty for an unknown dialect.
+const std::vector<Migration>& CompiledMigrations(std::string_view dialect);
+
+struct AppliedMigration {
+  int version = 0;
+  std::string name;
+  std::string checksum;
+};
+
+// What a backend provides to the runner: one connection, used serially.
+class MigrationTarget {
+ public:
+  virtual ~MigrationTarget() = default;
+  // Takes / releases the database-wide migration lock (advisory lock,
+  // GET_LOCK, or SQLite's BEGIN IMMEDIATE held across the run).
+  virtual absl::Status Lock() = 0;
+  virtual absl::Status Unlock() = 0;
+  // Creates schema_migrations if missing.
+  virtual absl::Status EnsureMigrationTable() = 0;
+  virtual absl::StatusOr<std::vector<AppliedMigration>> AppliedMigrations() = 0;
+  // Runs the migration's SQL and records it, atomically where the dialect
+  // has transactional DDL.
+  virtual absl::Status Apply(const Migration& migration) = 0;
+};
+
+struct MigrationStatus {
+  std::vector<AppliedMigration> applied;
+  std::vector<Migration> pending;
+};
+
+// Verifies checksums and (when `apply`) applies pending migrations.
+// With apply = false, pending migrations are reported as
+// FAILED_PRECONDITION ("schema is out of date: migration 002_x not
+// applied; run `raceway migrate up` or set auto_migrate = true").
+absl::Status Migrate(MigrationTarget& target, std::string_view dialect, bool apply);
+
+// Read-only report for `raceway migrate status`.
+absl::StatusOr<MigrationStatus> GetMigrationStatus(MigrationTarget& target,
+                                                   std::string_view dialect);
+
+}  // namespace raceway::storage
+
+#endif  // RACEWAY_LIBS_STORAGE_MIGRATIONS_H_
