@@ -18,6 +18,11 @@ namespace raceway::storage {
 struct WriteResult {
   uint32_t accepted = 0;
   uint32_t duplicate = 0;
+  // Positions (into the span given to WriteBatch) of the events that were
+  // already stored, ascending; size() == duplicate. The ingest service uses
+  // it to attribute duplicates to the client requests merged into one
+  // group commit. Every backend fills it.
+  std::vector<uint32_t> duplicate_indices;
 };
 
 // Pagination: page_size 0 means the method's default; sizes above the

@@ -1,0 +1,92 @@
+#ifndef RACEWAY_LIBS_SERVICE_CONFIG_H_
+#define RACEWAY_LIBS_SERVICE_CONFIG_H_
+
+// raceway.toml (ARCHITECTURE §8): one TOML file, then environment
+// overrides (RACEWAY_<SECTION>_<KEY>, e.g. RACEWAY_STORAGE_BACKEND,
+// RACEWAY_STORAGE_POSTGRES_CONNECTION_STRING, RACEWAY_INGEST_LISTEN), then
+// command-line flags (--section.key=value, e.g. --ingest.listen=0.0.0.0:50051).
+// Unknown keys and bad values fail with a message naming the key.
+// Pure functions; thread-safe.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "libs/storage/factory.h"
+
+namespace raceway::service {
+
+struct TlsConfig {
+  std::string cert_file;  // PEM; both empty = plaintext.
+  std::string key_file;
+};
+
+struct IngestConfig {
+  std::string listen = "127.0.0.1:50051";  // gRPC; port 0 = pick a free port.
+  std::string http_listen = "127.0.0.1:8080";  // POST /events; "" = off.
+  uint32_t batch_size = 1000;          // Flush when this many events wait.
+  uint32_t flush_interval_ms = 5;      // ... or when the oldest waited this long.
+  uint64_t max_buffered_bytes = 256ull << 20;  // Backpressure bound.
+  uint32_t max_in_flight_flushes = 2;  // Concurrent transactions (1 for sqlite).
+  uint32_t max_batch_events = 10000;   // Per request.
+  uint64_t max_batch_bytes = 64ull << 20;  // Per request.
+  uint32_t retry_after_ms = 200;       // Suggested delay in RESOURCE_EXHAUSTED.
+  uint32_t shutdown_grace_seconds = 25;
+  TlsConfig tls;
+};
+
+struct QueryConfig {
+  std::string listen = "127.0.0.1:50052";     // gRPC.
+  std::string grpc_web_listen = "127.0.0.1:8081";  // gRPC-Web; "" = off.
+  std::vector<std::string> cors_origins = {"*"};
+  uint32_t cache_traces = 256;           // Analysed traces kept in memory.
+  uint32_t default_page_size = 100;
+  uint32_t max_page_size = 1000;
+  double anomaly_sigma = 2.0;
+  uint32_t global_race_window_ms = 1000;
+  TlsConfig tls;
+};
+
+struct AuthConfig {
+  // Empty lists = authentication off for that service.
+  std::vector<std::string> ingest_keys;
+  std::vector<std::string> query_keys;
+};
+
+struct MetricsConfig {
+  std::string ingest_listen = "127.0.0.1:9091";  // "" = off.
+  std::string query_listen = "127.0.0.1:9092";
+};
+
+struct Config {
+  storage::StorageOptions storage;
+  uint32_t retention_hours = 168;  // 0 = keep forever.
+  // Memory backend only: ingest refuses (RESOURCE_EXHAUSTED) beyond this
+  // many stored events. 0 = unbounded.
+  uint64_t max_events_in_memory = 0;
+  IngestConfig ingest;
+  QueryConfig query;
+  AuthConfig auth;
+  MetricsConfig metrics;
+  std::string log_level = "info";  // debug | info | warn | error
+};
+
+// Parses TOML text (no environment, no flags). `origin` names the source
+// in error messages.
+absl::StatusOr<Config> ParseConfig(std::string_view toml_text, std::string_view origin);
+
+// The full chain: file (optional; empty path = defaults only, missing file
+// = error), then `env` (normally the process environment), then `flags`.
+absl::StatusOr<Config> LoadConfig(const std::string& path,
+                                  const std::map<std::string, std::string>& env,
+                                  const std::vector<std::string>& flags);
+
+// The process environment restricted to RACEWAY_* variables.
+std::map<std::string, std::string> RacewayEnvironment();
+
+}  // namespace raceway::service
+
+#endif  // RACEWAY_LIBS_SERVICE_CONFIG_H_

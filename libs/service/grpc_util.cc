@@ -1,0 +1,96 @@
+#include "libs/service/grpc_util.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+
+namespace raceway::service {
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+grpc::Status WithRetryInfo(grpc::StatusCode code, const std::string& message,
+                           std::chrono::milliseconds retry_after) {
+  google::rpc::RetryInfo info;
+  const auto ms = retry_after.count();
+  info.mutable_retry_delay()->set_seconds(ms / 1000);
+  info.mutable_retry_delay()->set_nanos(static_cast<int32_t>((ms % 1000) * 1000000));
+  google::rpc::Status details;
+  details.set_code(static_cast<int32_t>(code));
+  details.set_message(message);
+  details.add_details()->PackFrom(info);
+  return grpc::Status(code, message, details.SerializeAsString());
+}
+
+std::optional<std::chrono::milliseconds> RetryDelay(const grpc::Status& status) {
+  if (status.error_details().empty()) return std::nullopt;
+  google::rpc::Status details;
+  if (!details.ParseFromString(status.error_details())) return std::nullopt;
+  for (const auto& any : details.details()) {
+    google::rpc::RetryInfo info;
+    if (any.UnpackTo(&info)) {
+      return std::chrono::milliseconds(info.retry_delay().seconds() * 1000 +
+                                       info.retry_delay().nanos() / 1000000);
+    }
+  }
+  return std::nullopt;
+}
+
+bool ApiKeyMatches(std::string_view presented, const std::vector<std::string>& keys) {
+  bool match = false;
+  for (const std::string& key : keys) {
+    // Constant time in the key length: no early exit on the first mismatch.
+    unsigned diff = key.size() != presented.size();
+    for (size_t i = 0; i < key.size(); ++i) {
+      diff |= static_cast<unsigned char>(key[i]) ^
+              static_cast<unsigned char>(i < presented.size() ? presented[i] : 0);
+    }
+    match |= diff == 0;
+  }
+  return match;
+}
+
+grpc::Status CheckApiKey(const grpc::ServerContextBase& context,
+                         const std::vector<std::string>& keys) {
+  if (keys.empty()) return grpc::Status::OK;
+  const auto& md = context.client_metadata();
+  for (const char* header : {"authorization", "x-raceway-key"}) {
+    auto [begin, end] = md.equal_range(header);
+    for (auto it = begin; it != end; ++it) {
+      std::string_view v(it->second.data(), it->second.size());
+      if (std::string_view(header) == "authorization") {
+        constexpr std::string_view kBearer = "Bearer ";
+        if (v.substr(0, kBearer.size()) != kBearer) continue;
+        v.remove_prefix(kBearer.size());
+      }
+      if (ApiKeyMatches(v, keys)) return grpc::Status::OK;
+    }
+  }
+  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                      "missing or wrong API key: send \"authorization: Bearer <key>\"");
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const TlsConfig& tls) {
+  if (tls.cert_file.empty()) return grpc::InsecureServerCredentials();
+  auto read = [](const std::string& path) -> absl::StatusOr<std::string> {
+    std::ifstream in(path);
+    if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read TLS file ", path));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  auto cert = read(tls.cert_file);
+  if (!cert.ok()) return cert.status();
+  auto key = read(tls.key_file);
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(options);
+}
+
+}  // namespace raceway::service
