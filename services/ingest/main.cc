@@ -1,55 +1,19 @@
 // raceway-ingest: the ingest service binary.
 //   raceway-ingest [--config raceway.toml] [--section.key=value ...]
+// SIGTERM/SIGINT: stop accepting, commit what was accepted, exit 0.
 
-#include <csignal>
 #include <cstring>
 #include <iostream>
-#include <string>
-#include <vector>
 
 #include "libs/service/config.h"
 #include "libs/service/log.h"
+#include "libs/service/process.h"
 #include "libs/storage/factory.h"
 #include "services/ingest/ingest_server.h"
 
-namespace {
-
-int WaitForSignal() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int sig = 0;
-  sigwait(&set, &sig);
-  return sig;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  // Block the signals in every thread; main waits for them synchronously.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-
-  std::string config_path;
-  std::vector<std::string> flags;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--config" && i + 1 < argc) {
-      config_path = argv[++i];
-    } else if (arg.rfind("--config=", 0) == 0) {
-      config_path = arg.substr(9);
-    } else if (arg == "--help" || arg == "-h") {
-      std::cout << "usage: raceway-ingest [--config FILE] [--section.key=value ...]\n";
-      return 0;
-    } else {
-      flags.push_back(arg);
-    }
-  }
-  auto config = raceway::service::LoadConfig(config_path, raceway::service::RacewayEnvironment(), flags);
+  raceway::service::BlockTerminationSignals();
+  auto config = raceway::service::LoadConfigFromArgs("raceway-ingest", argc, argv);
   if (!config.ok()) {
     std::cerr << "raceway-ingest: " << config.status().message() << "\n";
     return 2;
@@ -69,7 +33,7 @@ int main(int argc, char** argv) {
                           {{"error", std::string(server.status().message())}});
     return 1;
   }
-  const int sig = WaitForSignal();
+  const int sig = raceway::service::WaitForTerminationSignal();
   raceway::service::Log(raceway::service::LogLevel::kInfo, "signal received, draining",
                         {{"signal", strsignal(sig)}});
   (*server)->Shutdown();
