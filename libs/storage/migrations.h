@@ -24,11 +24,16 @@ struct Migration {
   int version = 0;        // NNN
   std::string name;       // "initial_schema"
   std::string sql;        // File contents.
-  std::string checksum;   // Hex SHA-256 of sql.
+  std::string checksum;   // Hex SHA-256 of sql (computed at build time).
 };
 
 // The compiled-in migrations of a dialect ("sqlite", "postgres", "mysql"),
-// ascending by version. Empty for an unknown dialect.
+// ascending by version. Empty for an unknown dialect. Thread-safe.
+// Migrate/GetMigrationStatus: INVALID_ARGUMENT for an unknown dialect,
+// FAILED_PRECONDITION when the dialect has no compiled migrations, when the
+// database records a version this binary does not know, or when a checksum
+// differs ("migration 001_initial_schema was changed after it was applied
+// ..."). Apply errors keep their code, prefixed with the migration's name.
 const std::vector<Migration>& CompiledMigrations(std::string_view dialect);
 
 struct AppliedMigration {
@@ -38,15 +43,22 @@ struct AppliedMigration {
 };
 
 // What a backend provides to the runner: one connection, used serially.
+// Migrate(apply = true) calls Lock, EnsureMigrationTable, AppliedMigrations,
+// Apply for each pending migration in version order, and always Unlock after
+// a successful Lock (also when something failed). Migrate(apply = false) and
+// GetMigrationStatus only call AppliedMigrations (no lock, no DDL).
 class MigrationTarget {
  public:
   virtual ~MigrationTarget() = default;
   // Takes / releases the database-wide migration lock (advisory lock,
-  // GET_LOCK, or SQLite's BEGIN IMMEDIATE held across the run).
+  // GET_LOCK, or SQLite's BEGIN IMMEDIATE held across the run). Lock waits
+  // for a concurrent migrator (bounded by the connection timeout).
   virtual absl::Status Lock() = 0;
   virtual absl::Status Unlock() = 0;
-  // Creates schema_migrations if missing.
+  // Creates schema_migrations if missing: version INTEGER PRIMARY KEY,
+  // name, checksum (hex SHA-256), applied_at.
   virtual absl::Status EnsureMigrationTable() = 0;
+  // Empty (not an error) when schema_migrations does not exist.
   virtual absl::StatusOr<std::vector<AppliedMigration>> AppliedMigrations() = 0;
   // Runs the migration's SQL and records it, atomically where the dialect
   // has transactional DDL.

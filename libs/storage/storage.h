@@ -41,9 +41,13 @@ class EventWriter {
   virtual absl::StatusOr<WriteResult> WriteBatch(
       std::span<const raceway::v1::Event* const> events) = 0;
 
-  // Deletes every trace whose last activity is before `cutoff_ns`, with all
-  // its derived rows. Returns the number of traces deleted. Baselines keep
-  // their statistics (they summarise history, not live traces).
+  // Deletes every trace whose last activity is before `cutoff_ns` (last_ns <
+  // cutoff_ns), with all its derived rows and aggregates. Returns the number
+  // of traces deleted. Baselines keep their statistics (they summarise
+  // history, not live traces). Each trace is deleted atomically; large
+  // deletions may run as several transactions (so ingest is not blocked for
+  // long): after an error, some traces may be gone and a retry finishes.
+  // An event id deleted here may be written again later (as a new event).
   virtual absl::StatusOr<uint64_t> DeleteTracesBefore(int64_t cutoff_ns) = 0;
 
   // Removes all data (events, derived rows, baselines). Schema stays.
@@ -67,19 +71,31 @@ class EventReader {
 
   // One page of a trace's events in (timestamp, id) order; default page
   // 1000, cap 10000. A token stays valid while writes continue: events are
-  // keyed by (timestamp, id), so a page resumes strictly after the last key.
+  // keyed by (timestamp, id), so a page resumes strictly after the last key
+  // (events stored meanwhile appear if their key is after it). NOT_FOUND
+  // when the trace has no events.
   virtual absl::StatusOr<Page<raceway::v1::Event>> GetTraceEventsPage(
       const std::string& trace_id, const PageRequest& page) = 0;
 
   // Traces newest first by (last_ns desc, trace_id desc); default page 100,
   // cap 1000. `total` (if not null) receives the number of matching traces.
+  // The filter's time range applies to last_ns. Paging while writes
+  // continue: a page resumes strictly after the previous page's last
+  // (last_ns, trace_id), so no trace is returned twice in one listing and
+  // every trace whose last activity does not change during the listing is
+  // returned once. last_ns only grows, so a trace updated during the
+  // listing moves towards the front: it may be missed by this listing (it
+  // is first in a new one). New traces appear when they sort after the
+  // cursor.
   virtual absl::StatusOr<Page<TraceSummary>> ListTraces(const TraceFilter& filter,
                                                          const PageRequest& page,
                                                          uint64_t* total) = 0;
 
   // Variable-access index rows ordered by (variable, timestamp_ns,
-  // event_id); `variable` empty = all variables. Default page 1000, cap
-  // 10000. Served by an index on (variable, timestamp).
+  // event_id); `variable` empty = all variables; `range` applies to the
+  // access's timestamp. Default page 1000, cap 10000. Served by an index on
+  // (variable, timestamp). Keyset tokens: nothing skipped or repeated while
+  // writes continue.
   virtual absl::StatusOr<Page<VariableAccess>> GetVariableAccesses(
       const std::string& variable, const TimeRange& range, const PageRequest& page) = 0;
 
@@ -88,6 +104,10 @@ class EventReader {
       const std::vector<std::string>& operations) = 0;
 
   // Per-service statistics over all stored traces, sorted by name.
+  //
+  // The aggregate reads below that take a TimeRange consider the traces
+  // with activity in the range: first_ns < range.end and last_ns >=
+  // range.start (all events of such a trace count).
   virtual absl::StatusOr<std::vector<ServiceStats>> ListServices() = 0;
 
   // Service-to-service calls aggregated over traces with activity in

@@ -94,7 +94,8 @@ struct ServiceCallRow {
   std::string from_service;
   std::string to_service;
   // "HttpCall", "GrpcCall", "MessageQueue", "DatabaseQuery", "Custom" (span
-  // edges, from the callee span's first event kind / tags["link_type"]) or
+  // edges: an explicit tags["link_type"] of an event creating the edge,
+  // else inferred from its kind, else HttpCall; see common/derive.h) or
   // "Parent" for parent edges.
   std::string link_type;
   uint64_t call_count = 0;

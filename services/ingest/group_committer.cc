@@ -4,7 +4,6 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
 
 namespace raceway::ingest {
 
@@ -23,7 +22,7 @@ absl::Status GroupCommitter::Enqueue(std::vector<const raceway::v1::Event*> even
                                      uint64_t bytes, Done done) {
   uint64_t buffered;
   {
-    absl::MutexLock lock(&mu_);
+    storage::common::MutexLock lock(&mu_);
     if (draining_) return absl::UnavailableError("ingest is shutting down; retry on another replica");
     // A request larger than the whole bound is still admitted into an
     // empty buffer, so a legal batch can never be refused forever.
@@ -36,7 +35,7 @@ absl::Status GroupCommitter::Enqueue(std::vector<const raceway::v1::Event*> even
     buffered_bytes_ += bytes;
     buffered = buffered_bytes_;
     queue_.push_back(Request{std::move(events), bytes, std::move(done), Clock::now()});
-    work_cv_.Signal();
+    mu_.SignalAll();
   }
   if (observer_) observer_->OnBufferedBytes(buffered);
   return absl::OkStatus();
@@ -44,10 +43,10 @@ absl::Status GroupCommitter::Enqueue(std::vector<const raceway::v1::Event*> even
 
 void GroupCommitter::Drain() {
   {
-    absl::MutexLock lock(&mu_);
+    storage::common::MutexLock lock(&mu_);
     if (draining_ && flushers_.empty()) return;
     draining_ = true;
-    work_cv_.SignalAll();
+    mu_.SignalAll();
   }
   for (auto& t : flushers_) {
     if (t.joinable()) t.join();
@@ -56,12 +55,12 @@ void GroupCommitter::Drain() {
 }
 
 uint64_t GroupCommitter::BufferedBytes() const {
-  absl::MutexLock lock(&mu_);
+  storage::common::MutexLock lock(&mu_);
   return buffered_bytes_;
 }
 
 bool GroupCommitter::StorageDown() const {
-  absl::MutexLock lock(&mu_);
+  storage::common::MutexLock lock(&mu_);
   return storage_down_;
 }
 
@@ -83,30 +82,30 @@ void GroupCommitter::FlusherLoop() {
   for (;;) {
     std::vector<Request> group;
     {
-      absl::MutexLock lock(&mu_);
+      storage::common::MutexLock lock(&mu_);
       for (;;) {
-        if (queue_.empty()) {
-          if (draining_) return;
-          work_cv_.Wait(&mu_);
-          continue;
+        mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return !queue_.empty() || draining_; });
+        if (queue_.empty()) return;  // Drained.
+        // While the database is failing, wait out the backoff first. A drain
+        // skips the wait: each attempt answers its requests (OK or
+        // UNAVAILABLE), so shutdown never retries forever.
+        if (backoff_.count() > 0 && !draining_) {
+          mu_.AwaitWithTimeout([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return draining_; },
+                               backoff_);
         }
-        // While the database is failing, wait out the backoff first.
-        if (backoff_.count() > 0) {
-          const auto wake = absl::Now() + absl::FromChrono(backoff_);
-          // A drain skips the wait: each attempt answers its requests (OK or
-          // UNAVAILABLE), so shutdown never retries forever.
-          while (absl::Now() < wake && !draining_) work_cv_.WaitWithDeadline(&mu_, wake);
+        // Flush at batch_size events, or when the oldest request is due.
+        auto full = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return queue_.empty() || queued_events_ >= options_.batch_size || draining_;
+        };
+        while (!full() && Clock::now() < queue_.front().enqueued + options_.flush_interval) {
+          mu_.AwaitWithTimeout(full, queue_.front().enqueued + options_.flush_interval -
+                                         Clock::now());
         }
-        const auto deadline = queue_.front().enqueued + options_.flush_interval;
-        if (queued_events_ >= options_.batch_size || draining_ || Clock::now() >= deadline) {
-          break;
-        }
-        work_cv_.WaitWithDeadline(&mu_, absl::FromChrono(std::chrono::system_clock::now() +
-                                                          (deadline - Clock::now())));
+        if (!queue_.empty()) break;  // Else another flusher took it: wait again.
       }
       group = TakeBatch();
       // More waiting work: let another flusher start on it right away.
-      if (!queue_.empty()) work_cv_.Signal();
+      if (!queue_.empty()) mu_.SignalAll();
     }
     Commit(group);
   }
@@ -156,7 +155,7 @@ void GroupCommitter::Commit(std::vector<Request>& group) {
   absl::Status status = CommitOnce(group, results);
   if (status.ok()) {
     {
-      absl::MutexLock lock(&mu_);
+      storage::common::MutexLock lock(&mu_);
       storage_down_ = false;
       backoff_ = std::chrono::milliseconds(0);
     }
@@ -171,7 +170,7 @@ void GroupCommitter::Commit(std::vector<Request>& group) {
     // ids make the retry idempotent) and back off before the next attempt.
     std::chrono::milliseconds retry;
     {
-      absl::MutexLock lock(&mu_);
+      storage::common::MutexLock lock(&mu_);
       storage_down_ = true;
       backoff_ = std::clamp(backoff_ * 2, options_.min_backoff, options_.max_backoff);
       retry = std::max(backoff_, options_.retry_after);
@@ -201,7 +200,7 @@ void GroupCommitter::Release(const std::vector<Request>& group) {
   for (const auto& r : group) bytes += r.bytes;
   uint64_t buffered;
   {
-    absl::MutexLock lock(&mu_);
+    storage::common::MutexLock lock(&mu_);
     buffered_bytes_ -= bytes;
     buffered = buffered_bytes_;
   }

@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "libs/storage/common/mutex.h"
 #include "libs/service/grpc_util.h"
 
 namespace raceway::ingest {
@@ -64,14 +64,14 @@ class IngestServiceImpl::StreamReactor final
       Finish(auth);
       return;
     }
-    absl::MutexLock lock(&mu_);
+    storage::common::MutexLock lock(&mu_);
     StartNextReadLocked();
   }
 
   void OnReadDone(bool ok) override {
     std::unique_ptr<raceway::v1::StreamRequest> request;
     {
-      absl::MutexLock lock(&mu_);
+      storage::common::MutexLock lock(&mu_);
       reading_ = false;
       if (!ok) {
         reads_done_ = true;
@@ -90,12 +90,12 @@ class IngestServiceImpl::StreamReactor final
           CompleteBatch(sequence, status, std::move(result));
         });
     if (!queued.ok()) CompleteBatch(sequence, queued, {});
-    absl::MutexLock lock(&mu_);
+    storage::common::MutexLock lock(&mu_);
     StartNextReadLocked();
   }
 
   void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
+    storage::common::MutexLock lock(&mu_);
     writing_ = false;
     acks_.pop_front();
     if (!ok) {
@@ -109,7 +109,7 @@ class IngestServiceImpl::StreamReactor final
   }
 
   void OnCancel() override {
-    absl::MutexLock lock(&mu_);
+    storage::common::MutexLock lock(&mu_);
     cancelled_ = true;
   }
 
@@ -129,7 +129,7 @@ class IngestServiceImpl::StreamReactor final
         ack.set_retry_after_ms(static_cast<uint32_t>(service_.limits_.retry_after.count()));
       }
     }
-    absl::MutexLock lock(&mu_);
+    storage::common::MutexLock lock(&mu_);
     --in_flight_;
     if (!write_failed_) acks_.push_back(std::move(ack));
     StartNextWriteLocked();
@@ -158,7 +158,7 @@ class IngestServiceImpl::StreamReactor final
   }
 
   IngestServiceImpl& service_;
-  absl::Mutex mu_;
+  storage::common::Mutex mu_;  // Visible to ThreadSanitizer.
   std::unique_ptr<raceway::v1::StreamRequest> read_buffer_ ABSL_GUARDED_BY(mu_);
   std::deque<raceway::v1::StreamAck> acks_ ABSL_GUARDED_BY(mu_);
   size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;

@@ -22,6 +22,7 @@
 #include "libs/storage/fault_injection/fault_injection_storage.h"
 #include "raceway/v1/ingest.grpc.pb.h"
 #include "tests/support/events.h"
+#include "tests/support/tsan_uninstrumented.h"
 
 namespace raceway::ingest {
 namespace {
