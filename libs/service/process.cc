@@ -1,10 +1,14 @@
 #include "libs/service/process.h"
 
 #include <csignal>
+#include <cstring>
 #include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include "libs/service/log.h"
+#include "libs/storage/factory.h"
 
 namespace raceway::service {
 namespace {
@@ -51,6 +55,34 @@ absl::StatusOr<Config> LoadConfigFromArgs(const char* program, int argc, char** 
     }
   }
   return LoadConfig(config_path, RacewayEnvironment(), flags);
+}
+
+int RunServiceMain(
+    const char* program, int argc, char** argv,
+    const std::function<absl::StatusOr<std::unique_ptr<StoppableServer>>(
+        const Config&, std::shared_ptr<storage::Storage>)>& start) {
+  BlockTerminationSignals();
+  auto config = LoadConfigFromArgs(program, argc, argv);
+  if (!config.ok()) {
+    std::cerr << program << ": " << config.status().message() << "\n";
+    return 2;
+  }
+  SetLogLevel(config->log_level);
+  auto storage = storage::OpenStorage(config->storage);
+  if (!storage.ok()) {
+    Log(LogLevel::kError, "cannot open storage",
+        {{"backend", config->storage.backend}, {"error", std::string(storage.status().message())}});
+    return 1;
+  }
+  auto server = start(*config, std::move(*storage));
+  if (!server.ok()) {
+    Log(LogLevel::kError, "cannot start", {{"error", std::string(server.status().message())}});
+    return 1;
+  }
+  const int sig = WaitForTerminationSignal();
+  Log(LogLevel::kInfo, "signal received, stopping", {{"signal", strsignal(sig)}});
+  (*server)->Shutdown();
+  return 0;
 }
 
 }  // namespace raceway::service

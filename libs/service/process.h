@@ -3,7 +3,11 @@
 
 // Process plumbing shared by the service binaries. Call from main only.
 
+#include <functional>
+#include <memory>
+
 #include "absl/status/statusor.h"
+#include "libs/storage/storage.h"
 #include "libs/service/config.h"
 
 namespace raceway::service {
@@ -18,6 +22,22 @@ int WaitForTerminationSignal();
 // "--config FILE" / "--config=FILE" and "--section.key=value" flags on top of
 // the RACEWAY_* environment. "--help" prints usage and exits 0.
 absl::StatusOr<Config> LoadConfigFromArgs(const char* program, int argc, char** argv);
+
+// A server the main loop below can stop.
+class StoppableServer {
+ public:
+  virtual ~StoppableServer() = default;
+  virtual void Shutdown() = 0;
+};
+
+// The whole main() of a service binary: block signals, load the config from
+// the arguments, open the storage, `start` the server on it, wait for
+// SIGTERM/SIGINT, shut down. Exit status: 0 clean stop, 1 cannot start,
+// 2 bad configuration.
+int RunServiceMain(
+    const char* program, int argc, char** argv,
+    const std::function<absl::StatusOr<std::unique_ptr<StoppableServer>>(
+        const Config&, std::shared_ptr<storage::Storage>)>& start);
 
 }  // namespace raceway::service
 

@@ -11,11 +11,12 @@
 
 #include "absl/status/statusor.h"
 #include "libs/service/config.h"
+#include "libs/service/process.h"
 #include "libs/storage/storage.h"
 
 namespace raceway::ingest {
 
-class IngestServer {
+class IngestServer : public service::StoppableServer {
  public:
   // Binds config.ingest.listen (port 0 = free port) and, when set,
   // config.ingest.http_listen and config.metrics.ingest_listen.
@@ -29,7 +30,7 @@ class IngestServer {
 
   // Stops accepting, commits everything already accepted, answers waiting
   // clients, then stops the servers. Blocks until done.
-  virtual void Shutdown() = 0;
+  void Shutdown() override = 0;
 };
 
 }  // namespace raceway::ingest

@@ -10,11 +10,12 @@
 
 #include "absl/status/statusor.h"
 #include "libs/service/config.h"
+#include "libs/service/process.h"
 #include "libs/storage/storage.h"
 
 namespace raceway::query {
 
-class QueryServer {
+class QueryServer : public service::StoppableServer {
  public:
   static absl::StatusOr<std::unique_ptr<QueryServer>> Start(
       const service::Config& config, std::shared_ptr<storage::EventReader> reader);
@@ -23,7 +24,7 @@ class QueryServer {
   virtual int grpc_port() const = 0;
   virtual int grpc_web_port() const = 0;  // 0 when off.
   virtual int metrics_port() const = 0;   // 0 when off.
-  virtual void Shutdown() = 0;
+  void Shutdown() override = 0;
 };
 
 }  // namespace raceway::query

@@ -185,25 +185,28 @@ void FillCriticalPath(const std::string& trace_id, const graph::CriticalPath& cp
   out->set_percentage(cp.percentage);
 }
 
+void FillAuditAccess(const v1::Event& e, bool linked, bool race, v1::AuditAccess* o) {
+  o->set_event_id(e.id());
+  o->set_trace_id(e.trace_id());
+  o->set_thread_id(e.metadata().thread_id());
+  o->set_service_name(e.metadata().service_name());
+  o->set_access_type(e.state_change().access_type());
+  if (e.state_change().has_old_value()) *o->mutable_old_value() = e.state_change().old_value();
+  if (e.state_change().has_new_value()) *o->mutable_new_value() = e.state_change().new_value();
+  o->set_location(e.state_change().location());
+  *o->mutable_timestamp() = e.timestamp();
+  o->set_has_causal_link_to_previous(linked);
+  o->set_is_race(race);
+}
+
 void FillAuditTrail(const graph::TraceAnalysis& a, const graph::AuditTrail& trail,
                     v1::AuditTrail* out) {
   const auto& trace = a.graph.trace();
   out->set_trace_id(std::string(trace.trace_id()));
   out->set_variable(trail.variable_name);
   for (const auto& acc : trail.accesses) {
-    const v1::Event& e = trace.event(acc.event);
-    auto* o = out->add_accesses();
-    o->set_event_id(e.id());
-    o->set_trace_id(e.trace_id());
-    o->set_thread_id(e.metadata().thread_id());
-    o->set_service_name(e.metadata().service_name());
-    o->set_access_type(e.state_change().access_type());
-    if (e.state_change().has_old_value()) *o->mutable_old_value() = e.state_change().old_value();
-    if (e.state_change().has_new_value()) *o->mutable_new_value() = e.state_change().new_value();
-    o->set_location(e.state_change().location());
-    *o->mutable_timestamp() = e.timestamp();
-    o->set_has_causal_link_to_previous(acc.has_causal_link_to_previous);
-    o->set_is_race(acc.is_race);
+    FillAuditAccess(trace.event(acc.event), acc.has_causal_link_to_previous, acc.is_race,
+                    out->add_accesses());
   }
 }
 
@@ -292,6 +295,14 @@ void FillRecordAccess(const graph::AccessRecord& r, v1::RaceAccess* out) {
   for (const auto& l : r.lock_set) out->add_lock_set(l.lock_id);
 }
 
+void FillGlobalRace(const graph::GlobalRace& r, v1::GlobalRace* out) {
+  out->set_variable(r.first.variable);
+  out->set_severity(ToProto(r.severity));
+  FillRecordAccess(r.first, out->mutable_first());
+  FillRecordAccess(r.second, out->mutable_second());
+  out->set_gap_ns(r.gap_ns);
+}
+
 // Global-race cursor: the last access whose races were all reported.
 struct AccessKey {
   std::string variable;
@@ -353,6 +364,22 @@ grpc::Status QueryServiceImpl::Fail(const absl::Status& status) {
     metrics_.StorageError();
   }
   return service::ToGrpcStatus(status);
+}
+
+absl::Status QueryServiceImpl::FillAnomalies(
+    const AnalyzedTrace& t, double sigma,
+    google::protobuf::RepeatedPtrField<v1::Anomaly>* out) const {
+  if (sigma > 0 && sigma != config_.anomaly_sigma) {
+    // A threshold other than the cached analysis': rescore (cheap, no I/O).
+    graph::AnomalyOptions o;
+    o.sigma_threshold = sigma;
+    auto anomalies = graph::DetectAnomalies(t.analysis->graph.trace(), t.baselines, o);
+    if (!anomalies.ok()) return anomalies.status();
+    for (const auto& an : *anomalies) FillAnomaly(an, out->Add());
+    return absl::OkStatus();
+  }
+  for (const auto& an : t.analysis->anomalies) FillAnomaly(an, out->Add());
+  return absl::OkStatus();
 }
 
 uint32_t QueryServiceImpl::PageSize(uint32_t requested) const {
@@ -427,14 +454,9 @@ grpc::Status QueryServiceImpl::AnalyzeTrace(Ctx* context, const v1::AnalyzeTrace
   response->set_race_count(a.races.total_pairs);
   FillCriticalPath(t.summary.trace_id, a.critical_path, response->mutable_critical_path());
   for (const auto& trail : a.audit_trails) FillAuditTrail(a, trail, response->add_audit_trails());
-  if (request->anomaly_sigma() > 0 && request->anomaly_sigma() != config_.anomaly_sigma) {
-    graph::AnomalyOptions o;
-    o.sigma_threshold = request->anomaly_sigma();
-    auto anomalies = graph::DetectAnomalies(a.graph.trace(), t.baselines, o);
-    if (!anomalies.ok()) return status = Fail(anomalies.status());
-    for (const auto& an : *anomalies) FillAnomaly(an, response->add_anomalies());
-  } else {
-    for (const auto& an : a.anomalies) FillAnomaly(an, response->add_anomalies());
+  if (absl::Status s = FillAnomalies(t, request->anomaly_sigma(), response->mutable_anomalies());
+      !s.ok()) {
+    return status = Fail(s);
   }
   FillDependencies(t.summary.trace_id, a.dependencies, response->mutable_dependencies());
   if (request->include_vector_clocks()) {
@@ -572,18 +594,8 @@ grpc::Status QueryServiceImpl::GlobalAuditTrail(const v1::GetAuditTrailRequest& 
                  graph::Relation::kBefore;
       }
     }
-    auto* o = trail->add_accesses();
-    o->set_event_id(e.id());
-    o->set_trace_id(e.trace_id());
-    o->set_thread_id(e.metadata().thread_id());
-    o->set_service_name(e.metadata().service_name());
-    o->set_access_type(e.state_change().access_type());
-    if (e.state_change().has_old_value()) *o->mutable_old_value() = e.state_change().old_value();
-    if (e.state_change().has_new_value()) *o->mutable_new_value() = e.state_change().new_value();
-    o->set_location(e.state_change().location());
-    *o->mutable_timestamp() = e.timestamp();
-    o->set_has_causal_link_to_previous(linked);
-    o->set_is_race(in_trace_race || globally_racing.count(e.id()) > 0);
+    FillAuditAccess(e, linked, in_trace_race || globally_racing.count(e.id()) > 0,
+                    trail->add_accesses());
     prev_event = &e;
     prev_trace = &t;
   }
@@ -598,15 +610,10 @@ grpc::Status QueryServiceImpl::GetAnomalies(Ctx* context, const v1::GetAnomalies
     return status = Fail(absl::InvalidArgumentError("anomaly_sigma: must be >= 0 (0 = default)"));
   }
   RACEWAY_ANALYZED(t, "trace_id", request->trace_id());
-  if (request->anomaly_sigma() > 0 && request->anomaly_sigma() != config_.anomaly_sigma) {
-    graph::AnomalyOptions o;
-    o.sigma_threshold = request->anomaly_sigma();
-    auto anomalies = graph::DetectAnomalies(t.analysis->graph.trace(), t.baselines, o);
-    if (!anomalies.ok()) return status = Fail(anomalies.status());
-    for (const auto& an : *anomalies) FillAnomaly(an, response->add_anomalies());
-    return status;
+  if (absl::Status s = FillAnomalies(t, request->anomaly_sigma(), response->mutable_anomalies());
+      !s.ok()) {
+    return status = Fail(s);
   }
-  for (const auto& an : t.analysis->anomalies) FillAnomaly(an, response->add_anomalies());
   return status;
 }
 
@@ -705,14 +712,7 @@ grpc::Status QueryServiceImpl::FindGlobalRaces(Ctx* context,
         const size_t before = found.size();
         if (absl::Status s = sweeper.Add(rec, &found); !s.ok()) return status = Fail(s);
         if (found.size() >= page_size && found.size() > before) {
-          for (const auto& r : found) {
-            auto* o = response->add_races();
-            o->set_variable(r.first.variable);
-            o->set_severity(ToProto(r.severity));
-            FillRecordAccess(r.first, o->mutable_first());
-            FillRecordAccess(r.second, o->mutable_second());
-            o->set_gap_ns(r.gap_ns);
-          }
+          for (const auto& r : found) FillGlobalRace(r, response->add_races());
           response->set_next_page_token(KeyToken({variable, a.timestamp_ns, a.event_id}));
           return status;
         }
@@ -720,14 +720,7 @@ grpc::Status QueryServiceImpl::FindGlobalRaces(Ctx* context,
       token = page->next_page_token;
     } while (!token.empty());
   }
-  for (const auto& r : found) {
-    auto* o = response->add_races();
-    o->set_variable(r.first.variable);
-    o->set_severity(ToProto(r.severity));
-    FillRecordAccess(r.first, o->mutable_first());
-    FillRecordAccess(r.second, o->mutable_second());
-    o->set_gap_ns(r.gap_ns);
-  }
+  for (const auto& r : found) FillGlobalRace(r, response->add_races());
   return status;
 }
 

@@ -62,6 +62,9 @@ class QueryServiceImpl final : public raceway::v1::QueryService::Service {
   absl::StatusOr<std::shared_ptr<const AnalyzedTrace>> Analyzed(const std::string& field,
                                                                 const std::string& trace_id);
   grpc::Status Fail(const absl::Status& status);
+  // The cached anomalies, or rescored with `sigma` when it is set and differs.
+  absl::Status FillAnomalies(const AnalyzedTrace& t, double sigma,
+                             google::protobuf::RepeatedPtrField<raceway::v1::Anomaly>* out) const;
   uint32_t PageSize(uint32_t requested) const;
   grpc::Status GlobalAuditTrail(const raceway::v1::GetAuditTrailRequest& request,
                                 raceway::v1::GetAuditTrailResponse* response);

@@ -314,7 +314,9 @@ TEST_P(QueryServerTest, PaginationOver150TracesLosesAndRepeatsNothing) {
     request.set_page_token(token);
     v1::ListTracesResponse response;
     ASSERT_TRUE(Call(&v1::QueryService::Stub::ListTraces, request, &response).ok());
-    if (pages == 0) EXPECT_EQ(response.total_count(), 150u);
+    if (pages == 0) {
+      EXPECT_EQ(response.total_count(), 150u);
+    }
     for (const auto& t : response.traces()) {
       EXPECT_TRUE(seen.insert(t.trace_id()).second) << "repeated " << t.trace_id();
       const int64_t last = t.last_timestamp().seconds() * 1000000000 + t.last_timestamp().nanos();
