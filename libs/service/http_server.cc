@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <chrono>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -30,6 +32,15 @@ absl::Status HttpServerThread::Start(const std::string& listen) {
   }
   port_ = port;
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // httplib's stop() is a no-op until the accept loop runs, so a Stop()
+  // right after Start() would leave the thread serving forever: wait for it.
+  for (int i = 0; i < 5000 && !server_->is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!server_->is_running()) {
+    server_->stop();
+    return absl::UnavailableError(absl::StrCat("HTTP server on ", listen, " did not start"));
+  }
   return absl::OkStatus();
 }
 

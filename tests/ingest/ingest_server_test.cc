@@ -73,13 +73,13 @@ class IngestServerTest : public ::testing::TestWithParam<std::string> {
     raceway::v1::SubmitRequest request;
     for (const auto& e : events) *request.add_events() = e;
     grpc::ClientContext context;
-    if (!key.empty()) context.AddMetadata("authorization", "Bearer " + key);
+    if (!key.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", key));
     return stub_->Submit(&context, request, response);
   }
 
   std::vector<Event> Trace(int n, const std::string& trace_id = model::NewUuidV4()) {
     std::vector<Event> out;
-    for (int i = 0; i < n; ++i) out.push_back(MakeEvent(trace_id, "t" + std::to_string(i % 3), i));
+    for (int i = 0; i < n; ++i) out.push_back(MakeEvent(trace_id, absl::StrCat("t", i % 3), i));
     return out;
   }
 

@@ -132,7 +132,7 @@ class QueryServerTest : public ::testing::TestWithParam<std::string> {
                                                                     const Req&, Resp*),
                     const Req& request, Resp* response, const std::string& key = "") {
     grpc::ClientContext context;
-    if (!key.empty()) context.AddMetadata("authorization", "Bearer " + key);
+    if (!key.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", key));
     return (stub_.get()->*method)(&context, request, response);
   }
 
