@@ -3,8 +3,8 @@
 // Traces are request-shaped: per phase, "main" spawns one task per worker
 // thread, each worker does ~40 events (private and shared variables; shared
 // ones mostly under their guard mutex (one of 16; 2 % of the time a wrong
-// one), some atomic, a few unprotected and racy; function calls with durations; a distributed span per task), then
-// main awaits every task. Threads = main + workers.
+// one), some atomic, a few unprotected and racy; function calls with durations; a distributed span
+// per task), then main awaits every task. Threads = main + workers.
 //
 // Counters: items_per_second (events), races, peak_B_per_event (peak heap
 // allocated during the analysis, excluding the input events, divided by
@@ -70,7 +70,8 @@ std::vector<Event> MakeTrace(int64_t n, int threads, uint64_t seed) {
   out.reserve(static_cast<size_t>(n) + 4096);
   uint64_t next_id = 0;
   int64_t now = 1767225600LL * 1000000000LL;
-  auto make = [&](const std::string& thread, const std::string* parent, const char* service) -> Event& {
+  auto make = [&](const std::string& thread, const std::string* parent,
+                  const char* service) -> Event& {
     Event& e = out.emplace_back();
     char id[40];
     const uint64_t k = ++next_id;
@@ -121,8 +122,8 @@ std::vector<Event> MakeTrace(int64_t n, int threads, uint64_t seed) {
           const bool shared = uni(0, 99) < 30;
           const int mode = uni(0, 99);
           const int var = uni(0, 255);
-          std::string variable = shared ? absl::StrCat("shared-", var)
-                                        : absl::StrCat(thread, ".local-", uni(0, 7));
+          std::string variable =
+              shared ? absl::StrCat("shared-", var) : absl::StrCat(thread, ".local-", uni(0, 7));
           const bool locked = shared && mode < 85;
           // Each shared variable has its guard mutex; 2 % take a wrong one.
           const std::string lock = absl::StrCat("mutex-", uni(0, 49) == 0 ? uni(0, 15) : var % 16);
@@ -136,8 +137,8 @@ std::vector<Event> MakeTrace(int64_t n, int threads, uint64_t seed) {
           auto* sc = e.mutable_state_change();
           sc->set_variable(variable);
           sc->set_location(absl::StrCat("src/", shared ? "shared" : "local", ".rs:", uni(1, 20)));
-          raceway::v1::AccessType type = uni(0, 1) ? raceway::v1::ACCESS_TYPE_READ
-                                                   : raceway::v1::ACCESS_TYPE_WRITE;
+          raceway::v1::AccessType type =
+              uni(0, 1) ? raceway::v1::ACCESS_TYPE_READ : raceway::v1::ACCESS_TYPE_WRITE;
           if (shared && mode >= 85 && mode < 95) type = raceway::v1::ACCESS_TYPE_ATOMIC_RMW;
           if (shared && mode >= 95) {
             type = uni(0, 4) == 0 ? raceway::v1::ACCESS_TYPE_WRITE : raceway::v1::ACCESS_TYPE_READ;
@@ -215,9 +216,12 @@ void BM_AnalyzeTrace(benchmark::State& state) {
 }
 BENCHMARK(BM_AnalyzeTrace)
     ->ArgNames({"events", "threads"})
-    ->Args({10000, 4})->Args({10000, 64})
-    ->Args({100000, 4})->Args({100000, 64})
-    ->Args({1000000, 4})->Args({1000000, 64})
+    ->Args({10000, 4})
+    ->Args({10000, 64})
+    ->Args({100000, 4})
+    ->Args({100000, 64})
+    ->Args({1000000, 4})
+    ->Args({1000000, 64})
     ->Unit(benchmark::kMillisecond)
     ->MinTime(2.0);
 
@@ -231,17 +235,30 @@ void BM_Stage(benchmark::State& state) {
   const RaceReport races = DetectRaces(*graph, locks);
   for (auto _ : state) {
     switch (stage) {
-      case 0: benchmark::DoNotOptimize(CompactTrace::Build(std::span<const Event>(events))->size()); break;
-      case 1: benchmark::DoNotOptimize(CausalGraph::Build(std::span<const Event>(events))->size()); break;
-      case 2: benchmark::DoNotOptimize(LockSets::Compute(graph->trace()).num_sets()); break;
-      case 3: benchmark::DoNotOptimize(ComputeCriticalPath(*graph).total_duration_ns); break;
-      case 4: benchmark::DoNotOptimize(BuildAuditTrails(*graph, races).size()); break;
-      case 5: benchmark::DoNotOptimize(ComputeDependencies(graph->trace()).edges.size()); break;
+      case 0:
+        benchmark::DoNotOptimize(CompactTrace::Build(std::span<const Event>(events))->size());
+        break;
+      case 1:
+        benchmark::DoNotOptimize(CausalGraph::Build(std::span<const Event>(events))->size());
+        break;
+      case 2:
+        benchmark::DoNotOptimize(LockSets::Compute(graph->trace()).num_sets());
+        break;
+      case 3:
+        benchmark::DoNotOptimize(ComputeCriticalPath(*graph).total_duration_ns);
+        break;
+      case 4:
+        benchmark::DoNotOptimize(BuildAuditTrails(*graph, races).size());
+        break;
+      case 5:
+        benchmark::DoNotOptimize(ComputeDependencies(graph->trace()).edges.size());
+        break;
     }
   }
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(events.size()));
-  static const char* kNames[] = {"compact_trace", "causal_graph(incl. compact)", "lock_sets",
-                                 "critical_path", "audit_trails", "dependencies"};
+  static const char* kNames[] = {"compact_trace", "causal_graph(incl. compact)",
+                                 "lock_sets",     "critical_path",
+                                 "audit_trails",  "dependencies"};
   state.SetLabel(kNames[stage]);
 }
 BENCHMARK(BM_Stage)
@@ -266,9 +283,12 @@ void BM_DetectRaces(benchmark::State& state) {
 }
 BENCHMARK(BM_DetectRaces)
     ->ArgNames({"events", "threads"})
-    ->Args({10000, 4})->Args({10000, 64})
-    ->Args({100000, 4})->Args({100000, 64})
-    ->Args({1000000, 4})->Args({1000000, 64})
+    ->Args({10000, 4})
+    ->Args({10000, 64})
+    ->Args({100000, 4})
+    ->Args({100000, 64})
+    ->Args({1000000, 4})
+    ->Args({1000000, 64})
     ->Unit(benchmark::kMillisecond);
 
 // The brute-force oracle's all-pairs race check (happens-before taken from
@@ -281,8 +301,8 @@ void BM_OracleAllPairs(benchmark::State& state) {
   const oracle::Oracle o(events, /*compute_reachability=*/false);
   uint64_t races = 0;
   for (auto _ : state) {
-    const auto all = o.AllRacesWith(
-        [&](uint32_t a, uint32_t b) { return graph->HappensBefore(a, b); });
+    const auto all =
+        o.AllRacesWith([&](uint32_t a, uint32_t b) { return graph->HappensBefore(a, b); });
     races = all.size();
     benchmark::DoNotOptimize(all.data());
   }
@@ -291,7 +311,8 @@ void BM_OracleAllPairs(benchmark::State& state) {
 }
 BENCHMARK(BM_OracleAllPairs)
     ->ArgNames({"events", "threads"})
-    ->Args({10000, 4})->Args({10000, 64})
+    ->Args({10000, 4})
+    ->Args({10000, 64})
     ->Unit(benchmark::kMillisecond);
 
 // The full oracle: naive edges + BFS reachability from every event + all
@@ -309,7 +330,8 @@ void BM_OracleFull(benchmark::State& state) {
 }
 BENCHMARK(BM_OracleFull)
     ->ArgNames({"events", "threads"})
-    ->Args({10000, 4})->Args({10000, 64})
+    ->Args({10000, 4})
+    ->Args({10000, 64})
     ->Unit(benchmark::kMillisecond)
     ->Iterations(1);
 

@@ -31,8 +31,8 @@
 #include "SQLiteCpp/SQLiteCpp.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "benchmark/benchmark.h"
 #include "bench/support/workload.h"
+#include "benchmark/benchmark.h"
 #include "google/protobuf/util/json_util.h"
 #include "libs/model/uuid.h"
 #include "libs/storage/common/event_json.h"
@@ -41,7 +41,6 @@
 namespace {
 
 using raceway::v1::Event;
-
 
 int BatchSize() {
   const char* env = std::getenv("RACEWAY_BENCH_BATCH");
@@ -173,8 +172,9 @@ void BM_RawSqliteInsert(benchmark::State& state) {
   db.exec("PRAGMA synchronous=NORMAL");
   db.exec("PRAGMA cache_size=-65536");
   if (!checkpoints) db.exec("PRAGMA wal_autocheckpoint=0");
-  db.exec("CREATE TABLE raw (id BLOB PRIMARY KEY, trace_id BLOB NOT NULL, ts INTEGER NOT NULL,"
-          " data BLOB NOT NULL)");
+  db.exec(
+      "CREATE TABLE raw (id BLOB PRIMARY KEY, trace_id BLOB NOT NULL, ts INTEGER NOT NULL,"
+      " data BLOB NOT NULL)");
   SQLite::Statement insert(db, "INSERT INTO raw VALUES (?1, ?2, ?3, ?4)");
   const std::string data(row_bytes - 16 * 2 - 8, 'x');
   std::mt19937_64 rng(1);
@@ -282,22 +282,29 @@ void BM_PrepareProtobufJsonUtil(benchmark::State& state) {
 
 int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("BM_WriteBatch/memory", BM_WriteBatch_Memory)
-      ->Unit(benchmark::kMillisecond)->MinTime(2.0);
+      ->Unit(benchmark::kMillisecond)
+      ->MinTime(2.0);
   benchmark::RegisterBenchmark("BM_WriteBatch/sqlite", BM_WriteBatch_Sqlite)
-      ->Unit(benchmark::kMillisecond)->MinTime(2.0);
+      ->Unit(benchmark::kMillisecond)
+      ->MinTime(2.0);
   benchmark::RegisterBenchmark("BM_RawSqliteInsert", BM_RawSqliteInsert)
-      ->ArgName("checkpoints")->Arg(1)->Arg(0)
-      ->Unit(benchmark::kMillisecond)->MinTime(2.0);
+      ->ArgName("checkpoints")
+      ->Arg(1)
+      ->Arg(0)
+      ->Unit(benchmark::kMillisecond)
+      ->MinTime(2.0);
   benchmark::RegisterBenchmark("BM_RawSqliteInsert/small_rows_integer_key",
                                BM_RawSqliteInsertSmallRows)
-      ->Unit(benchmark::kMillisecond)->MinTime(1.0);
+      ->Unit(benchmark::kMillisecond)
+      ->MinTime(1.0);
   if (const char* urls = std::getenv("RACEWAY_BENCH_STORAGE_URLS")) {
     for (absl::string_view url : absl::StrSplit(urls, ',', absl::SkipEmpty())) {
       const std::string u(url);
       const std::string scheme = u.substr(0, u.find(':'));
       benchmark::RegisterBenchmark(absl::StrCat("BM_WriteBatch/", scheme).c_str(),
                                    [u](benchmark::State& s) { BM_WriteBatch_Url(s, u); })
-          ->Unit(benchmark::kMillisecond)->MinTime(2.0);
+          ->Unit(benchmark::kMillisecond)
+          ->MinTime(2.0);
     }
   }
   benchmark::RegisterBenchmark("BM_Prepare/serialize", BM_PrepareSerialize);

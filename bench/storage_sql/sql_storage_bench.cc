@@ -20,6 +20,8 @@
 // uses its database as is (pgbouncer routes only that one): do not run the
 // bench while its tests run. RACEWAY_BENCH_BATCH = events per batch (1000).
 
+#include <cppconn/connection.h>
+#include <cppconn/prepared_statement.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -29,18 +31,15 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <pqxx/pqxx>
+#include <pqxx/tablewriter>
 #include <random>
 #include <string>
 #include <vector>
 
-#include <cppconn/connection.h>
-#include <cppconn/prepared_statement.h>
-#include <pqxx/pqxx>
-#include <pqxx/tablewriter>
-
 #include "absl/strings/str_cat.h"
-#include "benchmark/benchmark.h"
 #include "bench/support/workload.h"
+#include "benchmark/benchmark.h"
 #include "libs/model/uuid.h"
 #include "libs/storage/common/event_json.h"
 #include "libs/storage/factory.h"
@@ -50,7 +49,6 @@
 namespace {
 
 using raceway::v1::Event;
-
 
 int BatchSize() {
   const char* env = std::getenv("RACEWAY_BENCH_BATCH");
@@ -273,9 +271,10 @@ void BM_RawMysqlInsert(benchmark::State& state, std::string url) {
         }
         unsigned p = 1;
         for (int r = 0; r < rows; ++r) {
-          stmt->setString(p++, sql::SQLString(reinterpret_cast<const char*>(ids[i + r].data()), 16));
           stmt->setString(p++,
-                          sql::SQLString(reinterpret_cast<const char*>(ids[(i + r) % 10].data()), 16));
+                          sql::SQLString(reinterpret_cast<const char*>(ids[i + r].data()), 16));
+          stmt->setString(
+              p++, sql::SQLString(reinterpret_cast<const char*>(ids[(i + r) % 10].data()), 16));
           stmt->setInt64(p++, ++ts);
           stmt->setString(p++, data);
         }
@@ -369,8 +368,10 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
 
-  std::printf("\nWrite throughput (events/s or rows/s, time inside the write; batch %d,"
-              " raw rows of %zu bytes):\n", BatchSize(), AverageRowBytes());
+  std::printf(
+      "\nWrite throughput (events/s or rows/s, time inside the write; batch %d,"
+      " raw rows of %zu bytes):\n",
+      BatchSize(), AverageRowBytes());
   for (const auto& [label, rate] : g_rates) std::printf("  %-14s %12.0f\n", label.c_str(), rate);
   auto rate = [](const std::string& k) {
     auto it = g_rates.find(k);

@@ -67,7 +67,8 @@ class Workload {
           auto* sc = e.mutable_state_change();
           sc->set_variable(kVars[rng_() % 5]);
           auto* nv = sc->mutable_new_value()->mutable_struct_value();
-          (*nv->mutable_fields())["amount"].set_number_value(static_cast<double>(rng_() % 100000) / 100);
+          (*nv->mutable_fields())["amount"].set_number_value(static_cast<double>(rng_() % 100000) /
+                                                             100);
           (*nv->mutable_fields())["currency"].set_string_value("EUR");
           sc->mutable_old_value()->set_number_value(static_cast<double>(rng_() % 1000));
           sc->set_location(absl::StrCat("src/orders/service.rs:", rng_() % 500));

@@ -127,8 +127,8 @@ class RacewayClient::Impl {
       }
       if (space_cv_.wait_until(lk, *wait_until) == std::cv_status::timeout && !Fits(bytes)) {
         ++stats_.refused_local;
-        return absl::DeadlineExceededError(absl::StrCat("no room within the timeout: ",
-                                                        BufferFullMessage()));
+        return absl::DeadlineExceededError(
+            absl::StrCat("no room within the timeout: ", BufferFullMessage()));
       }
       if (closing_) {
         ++stats_.refused_local;
@@ -167,9 +167,9 @@ class RacewayClient::Impl {
     }
     --flushers_;
     if (!done) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "flush timed out with ", stats_.buffered_events, " events not yet acked",
-          stats_.last_error.empty() ? "" : "; last error: ", stats_.last_error));
+      return absl::DeadlineExceededError(
+          absl::StrCat("flush timed out with ", stats_.buffered_events, " events not yet acked",
+                       stats_.last_error.empty() ? "" : "; last error: ", stats_.last_error));
     }
     if (failure_epoch_ != epoch) return last_failure_;
     return absl::OkStatus();
@@ -349,8 +349,8 @@ class RacewayClient::Impl {
       ++stats_.transient_errors;
     }
     stats_.last_error = status.ToString();
-    const bool attempts_left =
-        options_.max_attempts == 0 || static_cast<uint32_t>(batch->attempts) < options_.max_attempts;
+    const bool attempts_left = options_.max_attempts == 0 ||
+                               static_cast<uint32_t>(batch->attempts) < options_.max_attempts;
     if (kind == FailureKind::kSplit && batch->request.events_size() > 1 && attempts_left) {
       // The batch as a whole is over a server limit: resend it as halves.
       auto second = std::make_unique<Batch>();
@@ -476,9 +476,10 @@ class RacewayClient::Impl {
 
   // Writes batches while the stream lives; returns when it ended, was
   // cancelled, or was closed gracefully (WritesDone).
-  void SendLoop(Slot& slot,
-                grpc::ClientReaderWriter<raceway::v1::StreamRequest, raceway::v1::StreamAck>& stream,
-                grpc::ClientContext& ctx) {
+  void SendLoop(
+      Slot& slot,
+      grpc::ClientReaderWriter<raceway::v1::StreamRequest, raceway::v1::StreamAck>& stream,
+      grpc::ClientContext& ctx) {
     std::unique_lock<std::mutex> lk(mu_);
     while (true) {
       if (slot.broken) return;
@@ -535,8 +536,9 @@ class RacewayClient::Impl {
     }
   }
 
-  void ReadAcks(Slot& slot,
-                grpc::ClientReaderWriter<raceway::v1::StreamRequest, raceway::v1::StreamAck>& stream) {
+  void ReadAcks(
+      Slot& slot,
+      grpc::ClientReaderWriter<raceway::v1::StreamRequest, raceway::v1::StreamAck>& stream) {
     raceway::v1::StreamAck ack;
     std::vector<Finished> finished;
     while (stream.Read(&ack)) {
@@ -581,9 +583,8 @@ class RacewayClient::Impl {
       if (!grpc_status.ok()) stats_.last_error = status.ToString();
       ++slot.consecutive_failures;
       ++stats_.stream_restarts;
-      slot.reconnect_at =
-          Clock::now() +
-          RetryDelay(options_.backoff, slot.consecutive_failures, server_delay, UnitRandom());
+      slot.reconnect_at = Clock::now() + RetryDelay(options_.backoff, slot.consecutive_failures,
+                                                    server_delay, UnitRandom());
     }
   }
 
@@ -710,8 +711,8 @@ absl::Status RacewayClient::RecordWait(raceway::v1::Event event,
                                        std::chrono::milliseconds timeout) {
   const auto now = Clock::now();
   return impl_->Record(std::move(event),
-                       now + std::min(std::max(timeout, Ms(0)),
-                                      std::chrono::duration_cast<Ms>(std::chrono::hours(24 * 365))));
+                       now + std::min(std::max(timeout, Ms(0)), std::chrono::duration_cast<Ms>(
+                                                                    std::chrono::hours(24 * 365))));
 }
 
 absl::Status RacewayClient::Flush(std::chrono::milliseconds timeout) {

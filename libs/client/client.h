@@ -82,7 +82,7 @@ struct BatchOutcome {
 struct ClientOptions {
   // ---- connection
   std::string target = "127.0.0.1:50051";  // "host:port" (any gRPC target URI).
-  std::string api_key;  // Sent as "authorization: Bearer <key>"; empty = none.
+  std::string api_key;                     // Sent as "authorization: Bearer <key>"; empty = none.
   bool tls = false;
   std::string root_certs_file;  // PEM; empty with tls = the system roots.
   std::string tls_server_name;  // Overrides the name checked in the certificate.
@@ -90,7 +90,7 @@ struct ClientOptions {
   // ---- transport
   enum class Transport { kStream, kUnary };
   Transport transport = Transport::kStream;
-  uint32_t streams = 1;  // Concurrent streams (or concurrent Submit calls).
+  uint32_t streams = 1;                   // Concurrent streams (or concurrent Submit calls).
   uint32_t max_in_flight_per_stream = 8;  // Batches sent, not yet acked (streams).
   // A stream whose oldest unacked batch waited this long is cancelled and
   // its batches resent (unary: the Submit deadline).
@@ -111,30 +111,30 @@ struct ClientOptions {
   uint32_t max_attempts = 0;  // Sends per batch; 0 = retry until Close.
 
   // ---- misc
-  bool validate_locally = false;  // Record() runs model::ValidateEvent first.
+  bool validate_locally = false;                  // Record() runs model::ValidateEvent first.
   std::chrono::milliseconds close_timeout{5000};  // Used by the destructor.
   std::function<void(const BatchOutcome&)> on_batch_done;
 };
 
 struct ClientStats {
-  uint64_t recorded = 0;        // Events taken by Record / RecordWait.
-  uint64_t refused_local = 0;   // Events refused by Record (buffer full,
-                                // invalid, or closed): dropped at source.
-  uint64_t batches_sent = 0;    // Send attempts, retries included.
-  uint64_t events_sent = 0;     // Events in those attempts.
+  uint64_t recorded = 0;       // Events taken by Record / RecordWait.
+  uint64_t refused_local = 0;  // Events refused by Record (buffer full,
+                               // invalid, or closed): dropped at source.
+  uint64_t batches_sent = 0;   // Send attempts, retries included.
+  uint64_t events_sent = 0;    // Events in those attempts.
   uint64_t batches_acked = 0;
-  uint64_t acked_accepted = 0;  // Newly stored, per the server.
-  uint64_t acked_duplicate = 0; // Already stored (e.g. a retried commit).
-  uint64_t acked_rejected = 0;  // Invalid, rejected by the server.
-  uint64_t retries = 0;         // Batch resends scheduled.
-  uint64_t server_refusals = 0; // RESOURCE_EXHAUSTED answers (backpressure).
-  uint64_t transient_errors = 0;// Other retryable failures (UNAVAILABLE, ...).
-  uint64_t stream_restarts = 0; // Streams re-opened after a failure.
-  uint64_t failed = 0;          // Events given up on (fatal error, attempts
-                                // exhausted, or Close before their ack).
-  uint64_t buffered_events = 0; // Now: recorded, not yet acked or failed.
+  uint64_t acked_accepted = 0;    // Newly stored, per the server.
+  uint64_t acked_duplicate = 0;   // Already stored (e.g. a retried commit).
+  uint64_t acked_rejected = 0;    // Invalid, rejected by the server.
+  uint64_t retries = 0;           // Batch resends scheduled.
+  uint64_t server_refusals = 0;   // RESOURCE_EXHAUSTED answers (backpressure).
+  uint64_t transient_errors = 0;  // Other retryable failures (UNAVAILABLE, ...).
+  uint64_t stream_restarts = 0;   // Streams re-opened after a failure.
+  uint64_t failed = 0;            // Events given up on (fatal error, attempts
+                                  // exhausted, or Close before their ack).
+  uint64_t buffered_events = 0;   // Now: recorded, not yet acked or failed.
   uint64_t buffered_bytes = 0;
-  std::string last_error;       // Most recent failure, for humans.
+  std::string last_error;  // Most recent failure, for humans.
 };
 
 class RacewayClient {

@@ -30,10 +30,10 @@ std::chrono::milliseconds RetryDelay(const BackoffPolicy& policy, int retry,
                                      double unit_random);
 
 enum class FailureKind {
-  kRetry,    // Transient: resend the same events (ids make it idempotent).
-  kSplit,    // INVALID_ARGUMENT for the whole batch (over a size limit):
-             // resend as two halves; a single event is kFatal.
-  kFatal,    // Resending unchanged cannot help (auth, unimplemented, ...).
+  kRetry,  // Transient: resend the same events (ids make it idempotent).
+  kSplit,  // INVALID_ARGUMENT for the whole batch (over a size limit):
+           // resend as two halves; a single event is kFatal.
+  kFatal,  // Resending unchanged cannot help (auth, unimplemented, ...).
 };
 
 // UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED, DEADLINE_EXCEEDED, CANCELLED,

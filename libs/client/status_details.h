@@ -5,10 +5,10 @@
 // grpc-status-details-bin carrying google.rpc.RetryInfo. Pure functions;
 // thread-safe.
 
+#include <grpcpp/support/status.h>
+
 #include <chrono>
 #include <optional>
-
-#include <grpcpp/support/status.h>
 
 #include "absl/status/status.h"
 

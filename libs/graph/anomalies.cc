@@ -10,9 +10,12 @@ namespace raceway::graph {
 
 std::string_view AnomalySeverityName(AnomalySeverity s) {
   switch (s) {
-    case AnomalySeverity::kMinor: return "MINOR";
-    case AnomalySeverity::kWarning: return "WARNING";
-    case AnomalySeverity::kCritical: return "CRITICAL";
+    case AnomalySeverity::kMinor:
+      return "MINOR";
+    case AnomalySeverity::kWarning:
+      return "WARNING";
+    case AnomalySeverity::kCritical:
+      return "CRITICAL";
   }
   return "UNKNOWN";
 }

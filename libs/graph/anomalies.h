@@ -48,9 +48,9 @@ struct Anomaly {
   std::string operation;  // Baseline key.
   AnomalySeverity severity = AnomalySeverity::kMinor;
   uint64_t duration_ns = 0;
-  double expected_mean_ns = 0;    // Without this trace.
+  double expected_mean_ns = 0;  // Without this trace.
   double expected_stddev_ns = 0;
-  double sigma = 0;               // |d - mean| / stddev; 0 when stddev = 0.
+  double sigma = 0;  // |d - mean| / stddev; 0 when stddev = 0.
   bool slower = false;
   uint64_t baseline_samples = 0;  // Without this trace.
   int64_t timestamp_ns = 0;

@@ -14,21 +14,30 @@ using raceway::v1::Event;
 
 std::string_view EdgeKindName(EdgeKind kind) {
   switch (kind) {
-    case EdgeKind::kParent: return "parent";
-    case EdgeKind::kJoin: return "join";
-    case EdgeKind::kSpan: return "span";
-    case EdgeKind::kProgramOrder: return "program_order";
+    case EdgeKind::kParent:
+      return "parent";
+    case EdgeKind::kJoin:
+      return "join";
+    case EdgeKind::kSpan:
+      return "span";
+    case EdgeKind::kProgramOrder:
+      return "program_order";
   }
   return "unknown";
 }
 
 std::string_view RelationName(Relation r) {
   switch (r) {
-    case Relation::kSame: return "SAME";
-    case Relation::kBefore: return "BEFORE";
-    case Relation::kAfter: return "AFTER";
-    case Relation::kConcurrent: return "CONCURRENT";
-    case Relation::kNotComparable: return "NOT_COMPARABLE";
+    case Relation::kSame:
+      return "SAME";
+    case Relation::kBefore:
+      return "BEFORE";
+    case Relation::kAfter:
+      return "AFTER";
+    case Relation::kConcurrent:
+      return "CONCURRENT";
+    case Relation::kNotComparable:
+      return "NOT_COMPARABLE";
   }
   return "UNKNOWN";
 }
@@ -278,11 +287,10 @@ void CausalGraph::BuildEdges() {
     if (a.from != b.from) return a.from < b.from;
     return a.kind < b.kind;
   });
-  cross.erase(std::unique(cross.begin(), cross.end(),
-                          [](const Edge& a, const Edge& b) {
-                            return a.to == b.to && a.from == b.from;
-                          }),
-              cross.end());
+  cross.erase(
+      std::unique(cross.begin(), cross.end(),
+                  [](const Edge& a, const Edge& b) { return a.to == b.to && a.from == b.from; }),
+      cross.end());
   pred_begin_.assign(n + 1, 0);
   preds_.resize(cross.size());
   pred_kinds_.resize(cross.size());

@@ -32,9 +32,9 @@ ClockOrder CompareClientClocks(std::span<const ClientClockEntry> a,
 }
 
 NamedClock NormalizeClientClock(NamedClock entries) {
-  entries.erase(std::remove_if(entries.begin(), entries.end(),
-                               [](const auto& e) { return e.second == 0; }),
-                entries.end());
+  entries.erase(
+      std::remove_if(entries.begin(), entries.end(), [](const auto& e) { return e.second == 0; }),
+      entries.end());
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first < b.first : a.second > b.second;
   });

@@ -209,8 +209,7 @@ absl::StatusOr<CompactTrace> CompactTrace::BuildSorted(std::vector<const Event*>
       auto first = t.client_entries_.begin() + begin;
       std::sort(first, t.client_entries_.end(),
                 [](const ClientClockEntry& a, const ClientClockEntry& b) {
-                  return a.component != b.component ? a.component < b.component
-                                                    : a.clock > b.clock;
+                  return a.component != b.component ? a.component < b.component : a.clock > b.clock;
                 });
       // A repeated component keeps its largest clock.
       auto last = std::unique(first, t.client_entries_.end(),
@@ -263,10 +262,12 @@ absl::StatusOr<CompactTrace> CompactTrace::BuildSorted(std::vector<const Event*>
   // Id index (duplicates rejected), then parents.
   t.uuid_index_.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {
-    const bool fresh = id_canonical[i]
-                           ? t.uuid_index_.try_emplace(ids[i], i).second
-                           : t.other_index_.try_emplace(std::string_view(t.events_[i]->id()), i).second;
-    if (!fresh) return absl::InvalidArgumentError(absl::StrCat("duplicate event id ", t.events_[i]->id()));
+    const bool fresh =
+        id_canonical[i]
+            ? t.uuid_index_.try_emplace(ids[i], i).second
+            : t.other_index_.try_emplace(std::string_view(t.events_[i]->id()), i).second;
+    if (!fresh)
+      return absl::InvalidArgumentError(absl::StrCat("duplicate event id ", t.events_[i]->id()));
   }
   t.parent_.assign(n, kNone);
   {
@@ -327,9 +328,8 @@ absl::StatusOr<CompactTrace> CompactTrace::BuildSorted(std::vector<const Event*>
     const uint32_t nl = static_cast<uint32_t>(t.location_names_.size());
     std::vector<uint32_t> order(nl);
     std::iota(order.begin(), order.end(), 0u);
-    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-      return t.location_names_[a] < t.location_names_[b];
-    });
+    std::sort(order.begin(), order.end(),
+              [&](uint32_t a, uint32_t b) { return t.location_names_[a] < t.location_names_[b]; });
     t.location_rank_.resize(nl);
     for (uint32_t r = 0; r < nl; ++r) t.location_rank_[order[r]] = r;
   }
@@ -381,9 +381,9 @@ size_t CompactTrace::MemoryBytes() const {
          bytes(thread_) + bytes(pos_) + bytes(thread_begin_) + bytes(thread_events_) +
          bytes(thread_names_) + bytes(service_) + bytes(service_names_) + bytes(span_) +
          bytes(upstream_) + bytes(span_names_) + bytes(duration_) + bytes(flags_) +
-         bytes(variable_) + bytes(access_) + bytes(location_) + bytes(lock_) + bytes(lock_names_) + bytes(variable_names_) +
-         bytes(location_names_) + bytes(location_rank_) + bytes(accesses_) +
-         bytes(client_begin_) + bytes(client_end_) + bytes(client_entries_) +
+         bytes(variable_) + bytes(access_) + bytes(location_) + bytes(lock_) + bytes(lock_names_) +
+         bytes(variable_names_) + bytes(location_names_) + bytes(location_rank_) +
+         bytes(accesses_) + bytes(client_begin_) + bytes(client_end_) + bytes(client_entries_) +
          bytes(component_names_) +
          uuid_index_.capacity() * (sizeof(std::pair<Uuid, uint32_t>) + 1) +
          other_index_.capacity() * (sizeof(std::pair<std::string_view, uint32_t>) + 1) +

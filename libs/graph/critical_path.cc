@@ -19,12 +19,23 @@ inline void Prefetch(const void* p) { __builtin_prefetch(p, 0, 1); }
 void PrefetchPayload(const raceway::v1::Event& e) {
   Prefetch(&e.metadata());
   switch (e.kind_case()) {
-    case raceway::v1::Event::kFunctionCall: Prefetch(&e.function_call()); break;
-    case raceway::v1::Event::kStateChange: Prefetch(&e.state_change()); break;
-    case raceway::v1::Event::kLockAcquire: Prefetch(&e.lock_acquire()); break;
-    case raceway::v1::Event::kLockRelease: Prefetch(&e.lock_release()); break;
-    case raceway::v1::Event::kAsyncAwait: Prefetch(&e.async_await()); break;
-    default: break;
+    case raceway::v1::Event::kFunctionCall:
+      Prefetch(&e.function_call());
+      break;
+    case raceway::v1::Event::kStateChange:
+      Prefetch(&e.state_change());
+      break;
+    case raceway::v1::Event::kLockAcquire:
+      Prefetch(&e.lock_acquire());
+      break;
+    case raceway::v1::Event::kLockRelease:
+      Prefetch(&e.lock_release());
+      break;
+    case raceway::v1::Event::kAsyncAwait:
+      Prefetch(&e.async_await());
+      break;
+    default:
+      break;
   }
 }
 void PrefetchStrings(const raceway::v1::Event& e) {
@@ -39,7 +50,8 @@ void PrefetchStrings(const raceway::v1::Event& e) {
       Prefetch(&e.state_change().variable());
       Prefetch(&e.state_change().location());
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -71,7 +83,8 @@ CriticalPath ComputeCriticalPath(const CausalGraph& graph) {
   for (uint32_t i = 1; i < n; ++i) {
     if (best[i] > best[end]) end = i;
   }
-  for (uint32_t i = 0; i < n; ++i) out.trace_total_duration_ns = SatAdd(out.trace_total_duration_ns, t.duration_ns(i));
+  for (uint32_t i = 0; i < n; ++i)
+    out.trace_total_duration_ns = SatAdd(out.trace_total_duration_ns, t.duration_ns(i));
   out.total_duration_ns = best[end];
   std::vector<uint32_t> path;
   for (uint32_t v = end; v != kNone; v = via[v]) path.push_back(v);

@@ -21,10 +21,10 @@
 namespace raceway::graph {
 
 struct CriticalPathStep {
-  uint32_t event = 0;     // Event index.
+  uint32_t event = 0;  // Event index.
   std::string_view event_id;
-  std::string kind;       // model::OperationKey, e.g. "FunctionCall(handle_request)".
-  std::string location;   // model::Location.
+  std::string kind;      // model::OperationKey, e.g. "FunctionCall(handle_request)".
+  std::string location;  // model::Location.
   int64_t timestamp_ns = 0;
   uint64_t duration_ns = 0;
   std::string_view thread_id;
@@ -32,10 +32,10 @@ struct CriticalPathStep {
 };
 
 struct CriticalPath {
-  std::vector<CriticalPathStep> steps;  // Root first; empty for an empty trace.
-  uint64_t total_duration_ns = 0;       // Sum over the path.
-  uint64_t trace_total_duration_ns = 0; // Sum over all events.
-  double percentage = 0;                // 100 * total / trace_total (0 if trace_total = 0).
+  std::vector<CriticalPathStep> steps;   // Root first; empty for an empty trace.
+  uint64_t total_duration_ns = 0;        // Sum over the path.
+  uint64_t trace_total_duration_ns = 0;  // Sum over all events.
+  double percentage = 0;                 // 100 * total / trace_total (0 if trace_total = 0).
 };
 
 CriticalPath ComputeCriticalPath(const CausalGraph& graph);

@@ -43,11 +43,16 @@ bool IsDatabase(const Event& e) {
 
 std::string_view LinkTypeName(LinkType t) {
   switch (t) {
-    case LinkType::kHttpCall: return "HttpCall";
-    case LinkType::kGrpcCall: return "GrpcCall";
-    case LinkType::kMessageQueue: return "MessageQueue";
-    case LinkType::kDatabaseQuery: return "DatabaseQuery";
-    case LinkType::kCustom: return "Custom";
+    case LinkType::kHttpCall:
+      return "HttpCall";
+    case LinkType::kGrpcCall:
+      return "GrpcCall";
+    case LinkType::kMessageQueue:
+      return "MessageQueue";
+    case LinkType::kDatabaseQuery:
+      return "DatabaseQuery";
+    case LinkType::kCustom:
+      return "Custom";
   }
   return "Custom";
 }

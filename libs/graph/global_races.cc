@@ -52,9 +52,12 @@ Relation RelateAcrossTraces(const AccessRecord& a, const AccessRecord& b) {
   na.causality_vector = NormalizeClientClock(a.causality_vector);
   nb.causality_vector = NormalizeClientClock(b.causality_vector);
   switch (ClientOrder(na, nb)) {
-    case ClockOrder::kBefore: return Relation::kBefore;
-    case ClockOrder::kAfter: return Relation::kAfter;
-    default: return Relation::kNotComparable;
+    case ClockOrder::kBefore:
+      return Relation::kBefore;
+    case ClockOrder::kAfter:
+      return Relation::kAfter;
+    default:
+      return Relation::kNotComparable;
   }
 }
 
@@ -67,7 +70,9 @@ absl::Status GlobalRaceSweeper::Add(const AccessRecord& record, std::vector<Glob
   return Insert(record, out);
 }
 
-absl::Status GlobalRaceSweeper::Prime(const AccessRecord& record) { return Insert(record, nullptr); }
+absl::Status GlobalRaceSweeper::Prime(const AccessRecord& record) {
+  return Insert(record, nullptr);
+}
 
 uint32_t GlobalRaceSweeper::InternLockSet(const std::vector<GlobalLockHold>& locks) {
   if (locks.empty()) return 0;
@@ -113,9 +118,8 @@ absl::Status GlobalRaceSweeper::Insert(const AccessRecord& record, std::vector<G
   if (options_.window_ns < 0) return absl::InvalidArgumentError("window must be >= 0");
   if (started_ && (record.variable < variable_ ||
                    (record.variable == variable_ && record.timestamp_ns < last_ts_))) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("access records out of (variable, timestamp) order at event ",
-                     record.event_id));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "access records out of (variable, timestamp) order at event ", record.event_id));
   }
   if (!started_ || record.variable != variable_) {
     window_.clear();
@@ -127,7 +131,8 @@ absl::Status GlobalRaceSweeper::Insert(const AccessRecord& record, std::vector<G
   last_ts_ = record.timestamp_ns;
   const uint64_t window = static_cast<uint64_t>(options_.window_ns);
 
-  while (!window_.empty() && Gap(window_.front().record.timestamp_ns, record.timestamp_ns) > window) {
+  while (!window_.empty() &&
+         Gap(window_.front().record.timestamp_ns, record.timestamp_ns) > window) {
     window_.pop_front();
     ++base_seq_;
   }

@@ -66,8 +66,8 @@ std::string DescribeRace(const CausalGraph& graph, const RacePair& pair) {
                         " (thread ", std::string(t.thread_name(t.thread(i))), ")");
   };
   return absl::StrCat(std::string(RaceSeverityName(pair.severity)), " race on ",
-                      std::string(t.variable_name(pair.variable)), ": ", side(pair.first),
-                      " and ", side(pair.second),
+                      std::string(t.variable_name(pair.variable)), ": ", side(pair.first), " and ",
+                      side(pair.second),
                       " are concurrent and share no lock held exclusively by either");
 }
 

@@ -49,8 +49,8 @@ bool Conflicts(raceway::v1::AccessType a, raceway::v1::AccessType b);
 RaceSeverity SeverityOf(raceway::v1::AccessType a, raceway::v1::AccessType b);
 
 struct RacePair {
-  uint32_t first = 0;   // Event index; earlier by (timestamp, id).
-  uint32_t second = 0;  // Event index; later.
+  uint32_t first = 0;     // Event index; earlier by (timestamp, id).
+  uint32_t second = 0;    // Event index; later.
   uint32_t variable = 0;  // CompactTrace::variable_name().
   RaceSeverity severity = RaceSeverity::kWarning;
   friend bool operator==(const RacePair&, const RacePair&) = default;
@@ -76,8 +76,8 @@ struct RaceOptions {
 };
 
 struct RaceReport {
-  std::vector<RacePair> pairs;  // Sorted by (first, second).
-  uint64_t total_pairs = 0;     // All races, kept or not.
+  std::vector<RacePair> pairs;    // Sorted by (first, second).
+  uint64_t total_pairs = 0;       // All races, kept or not.
   std::vector<RaceGroup> groups;  // Sorted by (variable, location_a, location_b).
   // Per event index: 1 when this StateChange races with an access that comes
   // earlier in the graph's topological order (the audit trail's is_race).

@@ -19,7 +19,7 @@ absl::StatusOr<TraceAnalysis> AnalyzeTrace(CausalGraph graph, const BaselineMap*
   std::vector<AuditTrail> trails;
   if (options.audit_trails) trails = BuildAuditTrails(graph, races);
   TraceDependencies deps = ComputeDependencies(graph.trace());
-  return TraceAnalysis{std::move(graph), std::move(locks), std::move(races), std::move(path),
+  return TraceAnalysis{std::move(graph),  std::move(locks),     std::move(races), std::move(path),
                        std::move(trails), std::move(anomalies), std::move(deps)};
 }
 

@@ -36,8 +36,8 @@ int64_t TimestampNanos(const raceway::v1::Event& event);
 std::string Location(const raceway::v1::Event& event);
 
 // AccessType helpers.
-bool IsWrite(raceway::v1::AccessType t);   // WRITE, ATOMIC_WRITE, ATOMIC_RMW
-bool IsAtomic(raceway::v1::AccessType t);  // ATOMIC_*
+bool IsWrite(raceway::v1::AccessType t);                     // WRITE, ATOMIC_WRITE, ATOMIC_RMW
+bool IsAtomic(raceway::v1::AccessType t);                    // ATOMIC_*
 std::string_view AccessTypeName(raceway::v1::AccessType t);  // "WRITE", ...
 
 }  // namespace raceway::model

@@ -5,9 +5,7 @@
 namespace raceway::model {
 namespace {
 
-constexpr bool IsDashPosition(size_t i) {
-  return i == 8 || i == 13 || i == 18 || i == 23;
-}
+constexpr bool IsDashPosition(size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -44,9 +44,8 @@ size_t InvalidUtf8At(std::string_view s) {
       cp = (cp << 6) | (cc & 0x3F);
     }
     // Overlong encodings, surrogates and out-of-range code points.
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-        (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
       return i;
     }
     i += len;
@@ -126,8 +125,7 @@ class Checker {
            absl::StrCat("has ", n, " entries; the limit is ", limits_.max_list_entries));
     }
   }
-  void StringMap(std::string_view field,
-                 const google::protobuf::Map<std::string, std::string>& m) {
+  void StringMap(std::string_view field, const google::protobuf::Map<std::string, std::string>& m) {
     Count(field, m.size());
     for (const auto& [k, v] : m) {
       if (failed()) return;
@@ -329,16 +327,16 @@ std::optional<FieldError> ValidateEvent(const Event& e, const ValidationLimits& 
 absl::StatusOr<BatchValidation> ValidateBatch(
     const google::protobuf::RepeatedPtrField<Event>& events, const ValidationLimits& limits) {
   if (static_cast<size_t>(events.size()) > limits.max_batch_events) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("events: batch has ", events.size(), " events; the limit is ",
-                     limits.max_batch_events, " (max_batch_events)"));
+    return absl::InvalidArgumentError(absl::StrCat("events: batch has ", events.size(),
+                                                   " events; the limit is ",
+                                                   limits.max_batch_events, " (max_batch_events)"));
   }
   size_t total = 0;
   for (const auto& e : events) total += e.ByteSizeLong();
   if (total > limits.max_batch_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("events: batch is ", total, " bytes; the limit is ",
-                     limits.max_batch_bytes, " (max_batch_bytes)"));
+    return absl::InvalidArgumentError(absl::StrCat("events: batch is ", total,
+                                                   " bytes; the limit is ", limits.max_batch_bytes,
+                                                   " (max_batch_bytes)"));
   }
   BatchValidation out;
   out.valid_indices.reserve(events.size());
@@ -351,8 +349,8 @@ absl::StatusOr<BatchValidation> ValidateBatch(
     if (!error) {
       auto [it, inserted] = first_index.try_emplace(e.id(), index);
       if (!inserted) {
-        error = FieldError{"id", absl::StrCat("duplicate id within the batch (first at index ",
-                                              it->second, ")")};
+        error = FieldError{
+            "id", absl::StrCat("duplicate id within the batch (first at index ", it->second, ")")};
       }
     }
     if (error) {

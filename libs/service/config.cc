@@ -6,11 +6,11 @@
 #include <sstream>
 #include <variant>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/ascii.h"
 
 #define TOML_EXCEPTIONS 1
 #include <toml++/toml.h>
@@ -27,11 +27,16 @@ enum class Type { kString, kUint, kBool, kDouble, kStringList };
 
 std::string_view TypeName(Type t) {
   switch (t) {
-    case Type::kString: return "a string";
-    case Type::kUint: return "a non-negative integer";
-    case Type::kBool: return "a boolean";
-    case Type::kDouble: return "a number";
-    case Type::kStringList: return "an array of strings";
+    case Type::kString:
+      return "a string";
+    case Type::kUint:
+      return "a non-negative integer";
+    case Type::kBool:
+      return "a boolean";
+    case Type::kDouble:
+      return "a number";
+    case Type::kStringList:
+      return "an array of strings";
   }
   return "";
 }
@@ -113,27 +118,36 @@ const std::map<std::string, Field>& Fields() {
           [section](Draft& d, const std::string& v) { section(d).connection_string = v; });
       str(p + "replica_connection_string",
           [section](Draft& d, const std::string& v) { section(d).replica = v; });
-      u32(p + "max_connections", [section](Draft& d, uint32_t v) { section(d).max_connections = v; });
-      u32(p + "min_connections", [section](Draft& d, uint32_t v) { section(d).min_connections = v; });
+      u32(p + "max_connections",
+          [section](Draft& d, uint32_t v) { section(d).max_connections = v; });
+      u32(p + "min_connections",
+          [section](Draft& d, uint32_t v) { section(d).min_connections = v; });
       u32(p + "connection_timeout_seconds",
           [section](Draft& d, uint32_t v) { section(d).timeout = v; });
       boolean(p + "auto_migrate", [section](Draft& d, bool v) { section(d).auto_migrate = v; });
     }
     // [ingest]
     str("ingest.listen", [](Draft& d, const std::string& v) { d.config.ingest.listen = v; });
-    str("ingest.http_listen", [](Draft& d, const std::string& v) { d.config.ingest.http_listen = v; });
+    str("ingest.http_listen",
+        [](Draft& d, const std::string& v) { d.config.ingest.http_listen = v; });
     u32("ingest.batch_size", [](Draft& d, uint32_t v) { d.config.ingest.batch_size = v; });
-    u32("ingest.flush_interval_ms", [](Draft& d, uint32_t v) { d.config.ingest.flush_interval_ms = v; });
-    u64("ingest.max_buffered_bytes", [](Draft& d, uint64_t v) { d.config.ingest.max_buffered_bytes = v; });
+    u32("ingest.flush_interval_ms",
+        [](Draft& d, uint32_t v) { d.config.ingest.flush_interval_ms = v; });
+    u64("ingest.max_buffered_bytes",
+        [](Draft& d, uint64_t v) { d.config.ingest.max_buffered_bytes = v; });
     u32("ingest.max_in_flight_flushes",
         [](Draft& d, uint32_t v) { d.config.ingest.max_in_flight_flushes = v; });
-    u32("ingest.max_batch_events", [](Draft& d, uint32_t v) { d.config.ingest.max_batch_events = v; });
-    u64("ingest.max_batch_bytes", [](Draft& d, uint64_t v) { d.config.ingest.max_batch_bytes = v; });
+    u32("ingest.max_batch_events",
+        [](Draft& d, uint32_t v) { d.config.ingest.max_batch_events = v; });
+    u64("ingest.max_batch_bytes",
+        [](Draft& d, uint64_t v) { d.config.ingest.max_batch_bytes = v; });
     u32("ingest.retry_after_ms", [](Draft& d, uint32_t v) { d.config.ingest.retry_after_ms = v; });
     u32("ingest.shutdown_grace_seconds",
         [](Draft& d, uint32_t v) { d.config.ingest.shutdown_grace_seconds = v; });
-    str("ingest.tls_cert_file", [](Draft& d, const std::string& v) { d.config.ingest.tls.cert_file = v; });
-    str("ingest.tls_key_file", [](Draft& d, const std::string& v) { d.config.ingest.tls.key_file = v; });
+    str("ingest.tls_cert_file",
+        [](Draft& d, const std::string& v) { d.config.ingest.tls.cert_file = v; });
+    str("ingest.tls_key_file",
+        [](Draft& d, const std::string& v) { d.config.ingest.tls.key_file = v; });
     // [query]
     str("query.listen", [](Draft& d, const std::string& v) { d.config.query.listen = v; });
     str("query.grpc_web_listen",
@@ -141,7 +155,8 @@ const std::map<std::string, Field>& Fields() {
     list("query.cors_origins",
          [](Draft& d, std::vector<std::string> v) { d.config.query.cors_origins = std::move(v); });
     u32("query.cache_traces", [](Draft& d, uint32_t v) { d.config.query.cache_traces = v; });
-    u32("query.default_page_size", [](Draft& d, uint32_t v) { d.config.query.default_page_size = v; });
+    u32("query.default_page_size",
+        [](Draft& d, uint32_t v) { d.config.query.default_page_size = v; });
     u32("query.max_page_size", [](Draft& d, uint32_t v) { d.config.query.max_page_size = v; });
     (*m)["query.anomaly_sigma"] = Field{Type::kDouble, [](Draft& d, const Raw& r) {
                                           d.config.query.anomaly_sigma = std::get<double>(r);
@@ -149,13 +164,19 @@ const std::map<std::string, Field>& Fields() {
                                         }};
     u32("query.global_race_window_ms",
         [](Draft& d, uint32_t v) { d.config.query.global_race_window_ms = v; });
-    str("query.tls_cert_file", [](Draft& d, const std::string& v) { d.config.query.tls.cert_file = v; });
-    str("query.tls_key_file", [](Draft& d, const std::string& v) { d.config.query.tls.key_file = v; });
+    str("query.tls_cert_file",
+        [](Draft& d, const std::string& v) { d.config.query.tls.cert_file = v; });
+    str("query.tls_key_file",
+        [](Draft& d, const std::string& v) { d.config.query.tls.key_file = v; });
     // [auth], [metrics], [log]
-    list("auth.ingest_keys", [](Draft& d, std::vector<std::string> v) { d.config.auth.ingest_keys = std::move(v); });
-    list("auth.query_keys", [](Draft& d, std::vector<std::string> v) { d.config.auth.query_keys = std::move(v); });
-    str("metrics.ingest_listen", [](Draft& d, const std::string& v) { d.config.metrics.ingest_listen = v; });
-    str("metrics.query_listen", [](Draft& d, const std::string& v) { d.config.metrics.query_listen = v; });
+    list("auth.ingest_keys",
+         [](Draft& d, std::vector<std::string> v) { d.config.auth.ingest_keys = std::move(v); });
+    list("auth.query_keys",
+         [](Draft& d, std::vector<std::string> v) { d.config.auth.query_keys = std::move(v); });
+    str("metrics.ingest_listen",
+        [](Draft& d, const std::string& v) { d.config.metrics.ingest_listen = v; });
+    str("metrics.query_listen",
+        [](Draft& d, const std::string& v) { d.config.metrics.query_listen = v; });
     str("log.level", [](Draft& d, const std::string& v) { d.config.log_level = v; });
     return m;
   }();
@@ -170,7 +191,8 @@ absl::Status Set(Draft& d, const std::string& key, const Raw& raw, std::string_v
         absl::StrCat(std::string(origin), ": unknown key \"", key, "\""));
   }
   absl::Status s = it->second.set(d, raw);
-  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(std::string(origin), ": ", s.message()));
+  if (!s.ok())
+    return absl::InvalidArgumentError(absl::StrCat(std::string(origin), ": ", s.message()));
   return absl::OkStatus();
 }
 
@@ -178,8 +200,8 @@ absl::Status Set(Draft& d, const std::string& key, const Raw& raw, std::string_v
 absl::StatusOr<Raw> FromToml(const std::string& key, const toml::node& node, Type type,
                              std::string_view origin) {
   auto wrong = [&] {
-    return absl::InvalidArgumentError(absl::StrCat(std::string(origin), ": ", key, " must be ",
-                                                   std::string(TypeName(type))));
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(origin), ": ", key, " must be ", std::string(TypeName(type))));
   };
   switch (type) {
     case Type::kString:
@@ -216,11 +238,12 @@ absl::StatusOr<Raw> FromText(const std::string& key, const std::string& text, Ty
                              std::string_view origin) {
   auto wrong = [&] {
     return absl::InvalidArgumentError(absl::StrCat(std::string(origin), ": ", key, " must be ",
-                                                   std::string(TypeName(type)), ", got \"",
-                                                   text, "\""));
+                                                   std::string(TypeName(type)), ", got \"", text,
+                                                   "\""));
   };
   switch (type) {
-    case Type::kString: return Raw(text);
+    case Type::kString:
+      return Raw(text);
     case Type::kUint: {
       int64_t v;
       if (!absl::SimpleAtoi(text, &v) || v < 0) return wrong();
@@ -250,8 +273,8 @@ absl::StatusOr<Raw> FromText(const std::string& key, const std::string& text, Ty
 absl::Status Walk(Draft& d, const toml::table& table, const std::string& prefix,
                   std::string_view origin) {
   for (const auto& [k, node] : table) {
-    const std::string key = prefix.empty() ? std::string(k.str())
-                                           : absl::StrCat(prefix, ".", std::string(k.str()));
+    const std::string key =
+        prefix.empty() ? std::string(k.str()) : absl::StrCat(prefix, ".", std::string(k.str()));
     if (node.is_table()) {
       if (absl::Status s = Walk(d, *node.as_table(), key, origin); !s.ok()) return s;
       continue;
@@ -271,8 +294,8 @@ absl::Status Walk(Draft& d, const toml::table& table, const std::string& prefix,
 bool ValidListen(const std::string& v) {
   const size_t colon = v.rfind(':');
   int port;
-  return colon != std::string::npos && colon > 0 &&
-         absl::SimpleAtoi(v.substr(colon + 1), &port) && port >= 0 && port <= 65535;
+  return colon != std::string::npos && colon > 0 && absl::SimpleAtoi(v.substr(colon + 1), &port) &&
+         port >= 0 && port <= 65535;
 }
 
 // Resolves per-dialect settings and checks cross-field rules.
@@ -282,9 +305,8 @@ absl::StatusOr<Config> Finish(Draft d) {
   static const std::vector<std::string> kBackends = {"memory", "sqlite", "postgres", "supabase",
                                                      "mysql"};
   if (std::find(kBackends.begin(), kBackends.end(), s.backend) == kBackends.end()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("storage.backend: \"", s.backend, "\" is not one of ",
-                     absl::StrJoin(kBackends, ", ")));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "storage.backend: \"", s.backend, "\" is not one of ", absl::StrJoin(kBackends, ", ")));
   }
   if (d.sqlite_path) s.sqlite_path = *d.sqlite_path;
   const SqlSection* sql = nullptr;
@@ -340,8 +362,8 @@ absl::StatusOr<Config> Finish(Draft d) {
            {"query.grpc_web_listen", &c.query.grpc_web_listen},
            {"metrics.ingest_listen", &c.metrics.ingest_listen},
            {"metrics.query_listen", &c.metrics.query_listen}}) {
-    const bool optional = std::string_view(key) != "ingest.listen" &&
-                          std::string_view(key) != "query.listen";
+    const bool optional =
+        std::string_view(key) != "ingest.listen" && std::string_view(key) != "query.listen";
     if ((optional && v->empty()) || ValidListen(*v)) continue;
     return absl::InvalidArgumentError(
         absl::StrCat(key, ": \"", *v, "\" is not host:port (port 0-65535)"));
@@ -355,8 +377,8 @@ absl::StatusOr<Config> Finish(Draft d) {
   }
   static const std::vector<std::string> kLevels = {"debug", "info", "warn", "error"};
   if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {
-    return absl::InvalidArgumentError(absl::StrCat("log.level: \"", c.log_level,
-                                                   "\" is not one of debug, info, warn, error"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("log.level: \"", c.log_level, "\" is not one of debug, info, warn, error"));
   }
   return c;
 }
@@ -375,7 +397,8 @@ absl::Status ParseInto(Draft& d, std::string_view text, std::string_view origin)
 
 std::string EnvName(const std::string& key) {
   std::string out = "RACEWAY_";
-  for (char c : key) out.push_back(c == '.' ? '_' : absl::ascii_toupper(static_cast<unsigned char>(c)));
+  for (char c : key)
+    out.push_back(c == '.' ? '_' : absl::ascii_toupper(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -416,7 +439,8 @@ absl::StatusOr<Config> LoadConfig(const std::string& path,
     const std::string key = flag.substr(2, eq - 2);
     auto it = Fields().find(key);
     if (it == Fields().end()) {
-      return absl::InvalidArgumentError(absl::StrCat("flag --", key, ": unknown key \"", key, "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("flag --", key, ": unknown key \"", key, "\""));
     }
     auto raw = FromText(key, flag.substr(eq + 1), it->second.type, absl::StrCat("flag --", key));
     if (!raw.ok()) return raw.status();

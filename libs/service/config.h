@@ -25,24 +25,24 @@ struct TlsConfig {
 };
 
 struct IngestConfig {
-  std::string listen = "127.0.0.1:50051";  // gRPC; port 0 = pick a free port.
+  std::string listen = "127.0.0.1:50051";      // gRPC; port 0 = pick a free port.
   std::string http_listen = "127.0.0.1:8080";  // POST /events; "" = off.
-  uint32_t batch_size = 1000;          // Flush when this many events wait.
-  uint32_t flush_interval_ms = 5;      // ... or when the oldest waited this long.
+  uint32_t batch_size = 1000;                  // Flush when this many events wait.
+  uint32_t flush_interval_ms = 5;              // ... or when the oldest waited this long.
   uint64_t max_buffered_bytes = 256ull << 20;  // Backpressure bound.
-  uint32_t max_in_flight_flushes = 2;  // Concurrent transactions (1 for sqlite).
-  uint32_t max_batch_events = 10000;   // Per request.
-  uint64_t max_batch_bytes = 64ull << 20;  // Per request.
-  uint32_t retry_after_ms = 200;       // Suggested delay in RESOURCE_EXHAUSTED.
+  uint32_t max_in_flight_flushes = 2;          // Concurrent transactions (1 for sqlite).
+  uint32_t max_batch_events = 10000;           // Per request.
+  uint64_t max_batch_bytes = 64ull << 20;      // Per request.
+  uint32_t retry_after_ms = 200;               // Suggested delay in RESOURCE_EXHAUSTED.
   uint32_t shutdown_grace_seconds = 25;
   TlsConfig tls;
 };
 
 struct QueryConfig {
-  std::string listen = "127.0.0.1:50052";     // gRPC.
+  std::string listen = "127.0.0.1:50052";          // gRPC.
   std::string grpc_web_listen = "127.0.0.1:8081";  // gRPC-Web; "" = off.
   std::vector<std::string> cors_origins = {"*"};
-  uint32_t cache_traces = 256;           // Analysed traces kept in memory.
+  uint32_t cache_traces = 256;  // Analysed traces kept in memory.
   uint32_t default_page_size = 100;
   uint32_t max_page_size = 1000;
   double anomaly_sigma = 2.0;

@@ -4,14 +4,14 @@
 // gRPC glue shared by the services: status conversion, retry hints, API-key
 // auth, server credentials. Pure functions; thread-safe.
 
-#include <chrono>
-#include <optional>
-#include <string_view>
-#include <memory>
-#include <string>
-#include <vector>
-
 #include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

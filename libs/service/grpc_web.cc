@@ -1,8 +1,7 @@
 #include "libs/service/grpc_web.h"
 
-#include <httplib.h>
-
 #include <grpcpp/generic/generic_stub.h>
+#include <httplib.h>
 
 #include <algorithm>
 #include <cctype>
@@ -24,12 +23,30 @@ constexpr const char* kExposedHeaders = "grpc-status, grpc-message, grpc-status-
 
 // Headers that describe the HTTP/1.1 hop, not the call.
 bool IsHopHeader(const std::string& name) {
-  static const char* kSkip[] = {"content-type", "content-length", "host", "connection",
-                                "accept", "accept-encoding", "accept-language", "origin",
-                                "referer", "user-agent", "x-grpc-web", "x-user-agent", "te",
-                                "grpc-timeout", "cookie", "keep-alive", "transfer-encoding",
-                                "connect-protocol-version", "pragma", "cache-control",
-                                "priority", "remote_addr", "remote_port", "local_addr",
+  static const char* kSkip[] = {"content-type",
+                                "content-length",
+                                "host",
+                                "connection",
+                                "accept",
+                                "accept-encoding",
+                                "accept-language",
+                                "origin",
+                                "referer",
+                                "user-agent",
+                                "x-grpc-web",
+                                "x-user-agent",
+                                "te",
+                                "grpc-timeout",
+                                "cookie",
+                                "keep-alive",
+                                "transfer-encoding",
+                                "connect-protocol-version",
+                                "pragma",
+                                "cache-control",
+                                "priority",
+                                "remote_addr",
+                                "remote_port",
+                                "local_addr",
                                 "local_port"};
   if (name.rfind("sec-", 0) == 0 || name.rfind("access-control-", 0) == 0) return true;
   if (name.size() > 4 && name.compare(name.size() - 4, 4, "-bin") == 0) return true;
@@ -43,12 +60,18 @@ std::optional<std::chrono::nanoseconds> ParseTimeout(const std::string& v) {
   int64_t n;
   if (!absl::SimpleAtoi(v.substr(0, v.size() - 1), &n) || n < 0) return std::nullopt;
   switch (v.back()) {
-    case 'H': return std::chrono::hours(n);
-    case 'M': return std::chrono::minutes(n);
-    case 'S': return std::chrono::seconds(n);
-    case 'm': return std::chrono::milliseconds(n);
-    case 'u': return std::chrono::microseconds(n);
-    case 'n': return std::chrono::nanoseconds(n);
+    case 'H':
+      return std::chrono::hours(n);
+    case 'M':
+      return std::chrono::minutes(n);
+    case 'S':
+      return std::chrono::seconds(n);
+    case 'm':
+      return std::chrono::milliseconds(n);
+    case 'u':
+      return std::chrono::microseconds(n);
+    case 'n':
+      return std::chrono::nanoseconds(n);
   }
   return std::nullopt;
 }
@@ -149,16 +172,17 @@ std::string GrpcWebFrame(uint8_t flag, std::string_view payload) {
 absl::StatusOr<std::unique_ptr<GrpcWebGateway>> GrpcWebGateway::Start(
     const std::string& listen, std::shared_ptr<grpc::Channel> channel,
     std::vector<std::string> cors_origins) {
-  std::unique_ptr<GrpcWebGateway> gw(new GrpcWebGateway(std::move(channel), std::move(cors_origins)));
+  std::unique_ptr<GrpcWebGateway> gw(
+      new GrpcWebGateway(std::move(channel), std::move(cors_origins)));
   GrpcWebGateway* self = gw.get();
   auto cors = [self](const httplib::Request& req, httplib::Response& res) {
     const std::string origin = req.get_header_value("Origin");
-    const bool any = std::find(self->origins_.begin(), self->origins_.end(), "*") !=
-                     self->origins_.end();
+    const bool any =
+        std::find(self->origins_.begin(), self->origins_.end(), "*") != self->origins_.end();
     if (any) {
       res.set_header("Access-Control-Allow-Origin", "*");
-    } else if (!origin.empty() && std::find(self->origins_.begin(), self->origins_.end(),
-                                            origin) != self->origins_.end()) {
+    } else if (!origin.empty() && std::find(self->origins_.begin(), self->origins_.end(), origin) !=
+                                      self->origins_.end()) {
       res.set_header("Access-Control-Allow-Origin", origin);
       res.set_header("Vary", "Origin");
     } else {
@@ -179,7 +203,7 @@ absl::StatusOr<std::unique_ptr<GrpcWebGateway>> GrpcWebGateway::Start(
     res.status = 204;
   });
   server.Post(R"(/([A-Za-z0-9_.]+)/([A-Za-z0-9_]+))", [self, cors](const httplib::Request& req,
-                                                                  httplib::Response& res) {
+                                                                   httplib::Response& res) {
     cors(req, res);
     const std::string type = absl::AsciiStrToLower(req.get_header_value("Content-Type"));
     if (type != "application/grpc-web" && type != "application/grpc-web+proto") {

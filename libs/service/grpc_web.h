@@ -13,11 +13,11 @@
 // the configured origins ("*" = any). Start/Stop from one thread; requests
 // are served concurrently.
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "libs/service/http_server.h"

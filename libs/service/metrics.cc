@@ -12,7 +12,8 @@ absl::Status MetricsEndpoint::Start(const std::string& listen) {
     const auto ports = exposer_->GetListeningPorts();
     port_ = ports.empty() ? 0 : ports.front();
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("metrics: cannot listen on ", listen, ": ", e.what()));
+    return absl::UnavailableError(
+        absl::StrCat("metrics: cannot listen on ", listen, ": ", e.what()));
   }
   return absl::OkStatus();
 }

@@ -4,12 +4,12 @@
 // Prometheus /metrics endpoint. The registry and the metric objects it hands
 // out are thread-safe (prometheus-cpp's contract); Start once.
 
-#include <memory>
-#include <string>
-
 #include <prometheus/exposer.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 

@@ -1,8 +1,8 @@
 #include "libs/service/process.h"
 
 #include <csignal>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -57,10 +57,9 @@ absl::StatusOr<Config> LoadConfigFromArgs(const char* program, int argc, char** 
   return LoadConfig(config_path, RacewayEnvironment(), flags);
 }
 
-int RunServiceMain(
-    const char* program, int argc, char** argv,
-    const std::function<absl::StatusOr<std::unique_ptr<StoppableServer>>(
-        const Config&, std::shared_ptr<storage::Storage>)>& start) {
+int RunServiceMain(const char* program, int argc, char** argv,
+                   const std::function<absl::StatusOr<std::unique_ptr<StoppableServer>>(
+                       const Config&, std::shared_ptr<storage::Storage>)>& start) {
   BlockTerminationSignals();
   auto config = LoadConfigFromArgs(program, argc, argv);
   if (!config.ok()) {

@@ -7,8 +7,8 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "libs/storage/storage.h"
 #include "libs/service/config.h"
+#include "libs/storage/storage.h"
 
 namespace raceway::service {
 
@@ -34,10 +34,9 @@ class StoppableServer {
 // the arguments, open the storage, `start` the server on it, wait for
 // SIGTERM/SIGINT, shut down. Exit status: 0 clean stop, 1 cannot start,
 // 2 bad configuration.
-int RunServiceMain(
-    const char* program, int argc, char** argv,
-    const std::function<absl::StatusOr<std::unique_ptr<StoppableServer>>(
-        const Config&, std::shared_ptr<storage::Storage>)>& start);
+int RunServiceMain(const char* program, int argc, char** argv,
+                   const std::function<absl::StatusOr<std::unique_ptr<StoppableServer>>(
+                       const Config&, std::shared_ptr<storage::Storage>)>& start);
 
 }  // namespace raceway::service
 

@@ -26,9 +26,8 @@ absl::StatusOr<std::unique_ptr<Storage>> OpenMemory(const StorageOptions&) {
 
 #if !RACEWAY_WITH_SQL_BACKENDS
 absl::StatusOr<std::unique_ptr<Storage>> NotBuilt(const StorageOptions& options) {
-  return absl::UnimplementedError(
-      absl::StrCat("backend ", options.backend,
-                   " not built (configure with -DRACEWAY_WITH_SQL_BACKENDS=ON)"));
+  return absl::UnimplementedError(absl::StrCat(
+      "backend ", options.backend, " not built (configure with -DRACEWAY_WITH_SQL_BACKENDS=ON)"));
 }
 #endif
 
@@ -48,9 +47,7 @@ constexpr Backend kBackends[] = {
     {"supabase", &OpenPostgresStorage},
     {"mysql", &OpenMysqlStorage},
 #else
-    {"postgres", &NotBuilt},
-    {"supabase", &NotBuilt},
-    {"mysql", &NotBuilt},
+    {"postgres", &NotBuilt}, {"supabase", &NotBuilt},        {"mysql", &NotBuilt},
 #endif
 };
 
@@ -92,18 +89,19 @@ absl::StatusOr<StorageOptions> StorageOptionsFromUrl(std::string_view url) {
   // Name only the scheme: the rest of a URL may hold a password.
   const size_t colon = url.find(':');
   const std::string scheme(url.substr(0, std::min<size_t>(colon, 32)));
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unsupported storage URL scheme \"", scheme,
-      "\": expected memory://, sqlite://PATH, postgres://, postgresql://, supabase:// or mysql://"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unsupported storage URL scheme \"", scheme,
+                   "\": expected memory://, sqlite://PATH, postgres://, postgresql://, supabase:// "
+                   "or mysql://"));
 }
 
 absl::StatusOr<std::unique_ptr<Storage>> OpenStorage(const StorageOptions& options) {
   for (const Backend& b : kBackends) {
     if (b.name == options.backend) return b.open(options);
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown storage backend \"", options.backend,
-      "\" (expected memory, sqlite, postgres, supabase or mysql)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown storage backend \"", options.backend,
+                   "\" (expected memory, sqlite, postgres, supabase or mysql)"));
 }
 
 }  // namespace raceway::storage

@@ -46,11 +46,11 @@ absl::StatusOr<std::vector<Migration>> Pending(const std::vector<AppliedMigratio
           " which this binary does not know: the database was migrated by a newer release"));
     }
     if (it->second->checksum != a.checksum) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "migration ", Label(it->second->version, it->second->name),
-          " was changed after it was applied (database checksum ", a.checksum,
-          ", compiled checksum ", it->second->checksum,
-          "); restore the original file and add a new migration instead"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("migration ", Label(it->second->version, it->second->name),
+                       " was changed after it was applied (database checksum ", a.checksum,
+                       ", compiled checksum ", it->second->checksum,
+                       "); restore the original file and add a new migration instead"));
     }
     done[a.version] = &a;
   }
@@ -67,9 +67,9 @@ absl::Status CheckDialect(std::string_view dialect) {
         absl::StrCat("unknown migration dialect \"", std::string(dialect), "\""));
   }
   if (CompiledMigrations(dialect).empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "no migrations compiled in for dialect ", std::string(dialect),
-        " (migrations/", std::string(dialect), "/ was empty at build time)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("no migrations compiled in for dialect ", std::string(dialect),
+                     " (migrations/", std::string(dialect), "/ was empty at build time)"));
   }
   return absl::OkStatus();
 }
@@ -94,9 +94,8 @@ absl::Status Migrate(MigrationTarget& target, std::string_view dialect, bool app
     if (!pending->empty()) {
       const Migration& m = pending->front();
       return absl::FailedPreconditionError(absl::StrCat(
-          "schema is out of date: migration ", Label(m.version, m.name),
-          " not applied (", pending->size(),
-          " pending); run `raceway migrate up` or set auto_migrate = true"));
+          "schema is out of date: migration ", Label(m.version, m.name), " not applied (",
+          pending->size(), " pending); run `raceway migrate up` or set auto_migrate = true"));
     }
     return absl::OkStatus();
   }
@@ -128,11 +127,13 @@ absl::StatusOr<MigrationStatus> GetMigrationStatus(MigrationTarget& target,
   if (!applied.ok()) return applied.status();
   MigrationStatus status;
   status.applied = *applied;
-  std::sort(status.applied.begin(), status.applied.end(),
-            [](const AppliedMigration& a, const AppliedMigration& b) { return a.version < b.version; });
+  std::sort(
+      status.applied.begin(), status.applied.end(),
+      [](const AppliedMigration& a, const AppliedMigration& b) { return a.version < b.version; });
   for (const Migration& m : CompiledMigrations(dialect)) {
-    const bool done = std::any_of(status.applied.begin(), status.applied.end(),
-                                  [&](const AppliedMigration& a) { return a.version == m.version; });
+    const bool done =
+        std::any_of(status.applied.begin(), status.applied.end(),
+                    [&](const AppliedMigration& a) { return a.version == m.version; });
     if (!done) status.pending.push_back(m);
   }
   return status;

@@ -21,10 +21,10 @@
 namespace raceway::storage {
 
 struct Migration {
-  int version = 0;        // NNN
-  std::string name;       // "initial_schema"
-  std::string sql;        // File contents.
-  std::string checksum;   // Hex SHA-256 of sql (computed at build time).
+  int version = 0;       // NNN
+  std::string name;      // "initial_schema"
+  std::string sql;       // File contents.
+  std::string checksum;  // Hex SHA-256 of sql (computed at build time).
 };
 
 // The compiled-in migrations of a dialect ("sqlite", "postgres", "mysql"),

@@ -74,8 +74,8 @@ class EventReader {
   // keyed by (timestamp, id), so a page resumes strictly after the last key
   // (events stored meanwhile appear if their key is after it). NOT_FOUND
   // when the trace has no events.
-  virtual absl::StatusOr<Page<raceway::v1::Event>> GetTraceEventsPage(
-      const std::string& trace_id, const PageRequest& page) = 0;
+  virtual absl::StatusOr<Page<raceway::v1::Event>> GetTraceEventsPage(const std::string& trace_id,
+                                                                      const PageRequest& page) = 0;
 
   // Traces newest first by (last_ns desc, trace_id desc); default page 100,
   // cap 1000. `total` (if not null) receives the number of matching traces.
@@ -88,16 +88,17 @@ class EventReader {
   // is first in a new one). New traces appear when they sort after the
   // cursor.
   virtual absl::StatusOr<Page<TraceSummary>> ListTraces(const TraceFilter& filter,
-                                                         const PageRequest& page,
-                                                         uint64_t* total) = 0;
+                                                        const PageRequest& page,
+                                                        uint64_t* total) = 0;
 
   // Variable-access index rows ordered by (variable, timestamp_ns,
   // event_id); `variable` empty = all variables; `range` applies to the
   // access's timestamp. Default page 1000, cap 10000. Served by an index on
   // (variable, timestamp). Keyset tokens: nothing skipped or repeated while
   // writes continue.
-  virtual absl::StatusOr<Page<VariableAccess>> GetVariableAccesses(
-      const std::string& variable, const TimeRange& range, const PageRequest& page) = 0;
+  virtual absl::StatusOr<Page<VariableAccess>> GetVariableAccesses(const std::string& variable,
+                                                                   const TimeRange& range,
+                                                                   const PageRequest& page) = 0;
 
   // Baselines for the given operation keys (missing keys are omitted).
   virtual absl::StatusOr<std::vector<Baseline>> GetBaselines(
@@ -112,18 +113,15 @@ class EventReader {
 
   // Service-to-service calls aggregated over traces with activity in
   // `range`, sorted by (from, to, link_type).
-  virtual absl::StatusOr<std::vector<ServiceCallRow>> ListServiceCalls(
-      const TimeRange& range) = 0;
+  virtual absl::StatusOr<std::vector<ServiceCallRow>> ListServiceCalls(const TimeRange& range) = 0;
 
   // Top variables by access count (ties by name), at most `limit`.
   virtual absl::StatusOr<std::vector<VariableStats>> TopVariables(const TimeRange& range,
                                                                   uint32_t limit) = 0;
 
   // Average durations per event kind ("FunctionCall", ...) or per service.
-  virtual absl::StatusOr<std::vector<DurationStats>> DurationsByKind(
-      const TimeRange& range) = 0;
-  virtual absl::StatusOr<std::vector<DurationStats>> DurationsByService(
-      const TimeRange& range) = 0;
+  virtual absl::StatusOr<std::vector<DurationStats>> DurationsByKind(const TimeRange& range) = 0;
+  virtual absl::StatusOr<std::vector<DurationStats>> DurationsByService(const TimeRange& range) = 0;
 
   virtual absl::StatusOr<uint64_t> CountEvents() = 0;
   virtual absl::StatusOr<uint64_t> CountTraces() = 0;

@@ -58,7 +58,7 @@ struct TraceSummary {
 
 struct TraceFilter {
   uint64_t min_events = 0;
-  std::string service;   // Empty = any.
+  std::string service;      // Empty = any.
   TimeRange last_activity;  // Filter on last_ns.
 };
 
@@ -120,7 +120,7 @@ struct VariableStats {
 // Average durations grouped by a dimension (event kind or service).
 struct DurationStats {
   std::string name;
-  uint64_t count = 0;          // Events with a duration.
+  uint64_t count = 0;  // Events with a duration.
   double avg_duration_ns = 0;
 };
 

@@ -18,18 +18,19 @@ GroupCommitter::GroupCommitter(std::shared_ptr<storage::EventWriter> writer,
 
 GroupCommitter::~GroupCommitter() { Drain(); }
 
-absl::Status GroupCommitter::Enqueue(std::vector<const raceway::v1::Event*> events,
-                                     uint64_t bytes, Done done) {
+absl::Status GroupCommitter::Enqueue(std::vector<const raceway::v1::Event*> events, uint64_t bytes,
+                                     Done done) {
   uint64_t buffered;
   {
     storage::common::MutexLock lock(&mu_);
-    if (draining_) return absl::UnavailableError("ingest is shutting down; retry on another replica");
+    if (draining_)
+      return absl::UnavailableError("ingest is shutting down; retry on another replica");
     // A request larger than the whole bound is still admitted into an
     // empty buffer, so a legal batch can never be refused forever.
     if (buffered_bytes_ > 0 && buffered_bytes_ + bytes > options_.max_buffered_bytes) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("ingest buffer full (", buffered_bytes_, " of ",
-                       options_.max_buffered_bytes, " bytes buffered); retry later"));
+      return absl::ResourceExhaustedError(absl::StrCat("ingest buffer full (", buffered_bytes_,
+                                                       " of ", options_.max_buffered_bytes,
+                                                       " bytes buffered); retry later"));
     }
     queued_events_ += events.size();
     buffered_bytes_ += bytes;
@@ -98,8 +99,8 @@ void GroupCommitter::FlusherLoop() {
           return queue_.empty() || queued_events_ >= options_.batch_size || draining_;
         };
         while (!full() && Clock::now() < queue_.front().enqueued + options_.flush_interval) {
-          mu_.AwaitWithTimeout(full, queue_.front().enqueued + options_.flush_interval -
-                                         Clock::now());
+          mu_.AwaitWithTimeout(full,
+                               queue_.front().enqueued + options_.flush_interval - Clock::now());
         }
         if (!queue_.empty()) break;  // Else another flusher took it: wait again.
       }
@@ -164,8 +165,8 @@ void GroupCommitter::Commit(std::vector<Request>& group) {
     return;
   }
   if (observer_) observer_->OnStorageError(status);
-  if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status) ||
-      absl::IsAborted(status) || absl::IsResourceExhausted(status)) {
+  if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status) || absl::IsAborted(status) ||
+      absl::IsResourceExhausted(status)) {
     // Transient: nothing was committed. Tell the clients to retry (their
     // ids make the retry idempotent) and back off before the next attempt.
     std::chrono::milliseconds retry;
@@ -176,9 +177,9 @@ void GroupCommitter::Commit(std::vector<Request>& group) {
       retry = std::max(backoff_, options_.retry_after);
     }
     Release(group);
-    const absl::Status answer = absl::UnavailableError(
-        absl::StrCat("storage unavailable, nothing committed (retry in ", retry.count(),
-                     " ms): ", status.message()));
+    const absl::Status answer =
+        absl::UnavailableError(absl::StrCat("storage unavailable, nothing committed (retry in ",
+                                            retry.count(), " ms): ", status.message()));
     for (auto& r : group) r.done(answer, CommitResult{});
     return;
   }

@@ -29,18 +29,19 @@ IngestMetrics::IngestMetrics(prometheus::Registry& r)
                           .Help("Failed commit attempts")
                           .Register(r)
                           .Add({})),
-      batch_events_(prometheus::BuildHistogram()
-                        .Name("raceway_ingest_commit_events")
-                        .Help("Events per group commit")
-                        .Register(r)
-                        .Add({}, prometheus::Histogram::BucketBoundaries{
-                                     1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 50000})),
-      batch_requests_(prometheus::BuildHistogram()
-                          .Name("raceway_ingest_commit_requests")
-                          .Help("Client requests merged per group commit")
-                          .Register(r)
-                          .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32,
-                                                                           64, 128})),
+      batch_events_(
+          prometheus::BuildHistogram()
+              .Name("raceway_ingest_commit_events")
+              .Help("Events per group commit")
+              .Register(r)
+              .Add({}, prometheus::Histogram::BucketBoundaries{1, 10, 50, 100, 250, 500, 1000, 2500,
+                                                               5000, 10000, 50000})),
+      batch_requests_(
+          prometheus::BuildHistogram()
+              .Name("raceway_ingest_commit_requests")
+              .Help("Client requests merged per group commit")
+              .Register(r)
+              .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128})),
       commit_seconds_(prometheus::BuildHistogram()
                           .Name("raceway_ingest_commit_seconds")
                           .Help("Latency of one group-commit transaction")

@@ -4,12 +4,12 @@
 // Prometheus metrics of the ingest service. Thread-safe (prometheus-cpp
 // metric objects are).
 
-#include <string>
-
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <string>
 
 #include "services/ingest/group_committer.h"
 

@@ -24,10 +24,10 @@ class IngestServerImpl final : public IngestServer {
         metrics_(metrics_endpoint_.registry()),
         committer_(std::move(writer), CommitterOptionsFrom(config.ingest), &metrics_),
         intake_(committer_, metrics_, LimitsFrom(config.ingest)),
-        service_(intake_, metrics_, config.auth.ingest_keys,
-                 StreamLimits{.max_in_flight_per_stream = 32,
-                              .retry_after = std::chrono::milliseconds(
-                                  config.ingest.retry_after_ms)}) {}
+        service_(
+            intake_, metrics_, config.auth.ingest_keys,
+            StreamLimits{.max_in_flight_per_stream = 32,
+                         .retry_after = std::chrono::milliseconds(config.ingest.retry_after_ms)}) {}
 
   ~IngestServerImpl() override { Shutdown(); }
 

@@ -4,8 +4,8 @@
 #include <memory>
 
 #include "absl/base/thread_annotations.h"
-#include "libs/storage/common/mutex.h"
 #include "libs/service/grpc_util.h"
+#include "libs/storage/common/mutex.h"
 
 namespace raceway::ingest {
 namespace {
@@ -85,8 +85,8 @@ class IngestServiceImpl::StreamReactor final
     const uint64_t sequence = raw->sequence();
     auto holder = std::make_shared<std::unique_ptr<raceway::v1::StreamRequest>>(std::move(request));
     absl::Status queued = service_.intake_.Submit(
-        raw->events(), [this, sequence, holder](const absl::Status& status,
-                                                raceway::v1::BatchResult result) {
+        raw->events(),
+        [this, sequence, holder](const absl::Status& status, raceway::v1::BatchResult result) {
           CompleteBatch(sequence, status, std::move(result));
         });
     if (!queued.ok()) CompleteBatch(sequence, queued, {});

@@ -82,11 +82,12 @@ int NestingDepth(std::string_view text, int limit) {
 // Parses any JSON text into a Value with protobuf's own JSON parser.
 absl::StatusOr<Value> ParseJson(std::string_view text) {
   if (NestingDepth(text, kMaxJsonNesting) > kMaxJsonNesting) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "body is not valid JSON: nested deeper than ", kMaxJsonNesting, " levels"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("body is not valid JSON: nested deeper than ", kMaxJsonNesting, " levels"));
   }
   std::string binary;
-  auto status = google::protobuf::util::JsonToBinaryString(Resolver(), kValueTypeUrl, text, &binary);
+  auto status =
+      google::protobuf::util::JsonToBinaryString(Resolver(), kValueTypeUrl, text, &binary);
   if (!status.ok()) {
     const std::string full = status.ToString();
     // "INVALID_ARGUMENT:Unexpected token.\n<snippet>\n   ^" -> first line,
@@ -121,7 +122,8 @@ std::string PrintJson(const Value& value) {
     value.SerializeToCodedStream(&out);
   }
   std::string json;
-  auto status = google::protobuf::util::BinaryToJsonString(Resolver(), kValueTypeUrl, binary, &json);
+  auto status =
+      google::protobuf::util::BinaryToJsonString(Resolver(), kValueTypeUrl, binary, &json);
   if (!status.ok()) return "null";  // Only for non-finite numbers, which we never produce.
   return json;
 }
@@ -159,12 +161,18 @@ struct KindName {
   std::string_view proto;  // "state_change"
 };
 constexpr KindName kKinds[] = {
-    {"FunctionCall", "function_call"},   {"AsyncSpawn", "async_spawn"},
-    {"AsyncAwait", "async_await"},       {"StateChange", "state_change"},
-    {"LockAcquire", "lock_acquire"},     {"LockRelease", "lock_release"},
-    {"MemoryFence", "memory_fence"},     {"HttpRequest", "http_request"},
-    {"HttpResponse", "http_response"},   {"DatabaseQuery", "database_query"},
-    {"DatabaseResult", "database_result"}, {"Error", "error"},
+    {"FunctionCall", "function_call"},
+    {"AsyncSpawn", "async_spawn"},
+    {"AsyncAwait", "async_await"},
+    {"StateChange", "state_change"},
+    {"LockAcquire", "lock_acquire"},
+    {"LockRelease", "lock_release"},
+    {"MemoryFence", "memory_fence"},
+    {"HttpRequest", "http_request"},
+    {"HttpResponse", "http_response"},
+    {"DatabaseQuery", "database_query"},
+    {"DatabaseResult", "database_result"},
+    {"Error", "error"},
     {"Custom", "custom"},
 };
 
@@ -274,8 +282,9 @@ class Converter {
     if (failed()) return std::nullopt;
     const std::string range =
         max == kMaxExactInteger
-            ? std::string("an integer between 0 and 9007199254740991 (2^53 - 1, the largest "
-                          "integer a JSON number carries exactly)")
+            ? std::string(
+                  "an integer between 0 and 9007199254740991 (2^53 - 1, the largest "
+                  "integer a JSON number carries exactly)")
             : absl::StrCat("an integer between 0 and ", max);
     if (v.kind_case() != Value::kNumberValue) {
       Fail(path, absl::StrCat("must be ", range, ", got ", TypeName(v)));
@@ -343,8 +352,7 @@ class Converter {
   }
 
   template <size_t N>
-  int Enum(const Struct& o, const char* key, const std::string& path,
-           const EnumName (&table)[N]) {
+  int Enum(const Struct& o, const char* key, const std::string& path, const EnumName (&table)[N]) {
     if (failed()) return 0;
     std::string choices;
     for (const auto& e : table) {
@@ -470,13 +478,13 @@ class Converter {
       name = fields.begin()->first;
       payload = &fields.begin()->second;
     } else {
-      Fail("kind", absl::StrCat("must be an object with one key naming the kind, got ",
-                                TypeName(*v)));
+      Fail("kind",
+           absl::StrCat("must be an object with one key naming the kind, got ", TypeName(*v)));
       return;
     }
     const bool known =
-        name == "FunctionReturn" ||
-        std::any_of(std::begin(kKinds), std::end(kKinds), [&](const KindName& k) { return k.sdk == name; });
+        name == "FunctionReturn" || std::any_of(std::begin(kKinds), std::end(kKinds),
+                                                [&](const KindName& k) { return k.sdk == name; });
     if (!known) {
       Fail("kind", absl::StrCat("unknown kind \"", model::EchoSafe(name, 64),
                                 "\" (expected one of ", KnownKinds(), ")"));
@@ -647,8 +655,8 @@ absl::StatusOr<SdkBatch> ParseSdkBatch(std::string_view body,
   auto root = ParseJson(body);
   if (!root.ok()) return root.status();
   if (root->kind_case() != Value::kStructValue) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "body must be a JSON object {\"events\": [...]}, got ", TypeName(*root)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("body must be a JSON object {\"events\": [...]}, got ", TypeName(*root)));
   }
   auto& fields = *root->mutable_struct_value()->mutable_fields();
   auto it = fields.find("events");
@@ -673,9 +681,8 @@ absl::StatusOr<SdkBatch> ParseSdkBatch(std::string_view body,
     Event* event = batch.events.Add();
     Value& item = (*items)[i];
     if (auto error = SdkValueToEvent(item, event)) {
-      batch.rejections.push_back(
-          model::Rejection{static_cast<uint32_t>(i), model::EchoSafe(event->id(), 128),
-                           std::move(*error)});
+      batch.rejections.push_back(model::Rejection{
+          static_cast<uint32_t>(i), model::EchoSafe(event->id(), 128), std::move(*error)});
       failed[static_cast<size_t>(i)] = true;
       // An empty slot: never valid, never counted as a duplicate id.
       event->Clear();
@@ -705,9 +712,8 @@ google::protobuf::Value EventToSdkValue(const raceway::v1::Event& e) {
   f["id"] = Str(e.id());
   f["trace_id"] = Str(e.trace_id());
   f["parent_id"] = e.parent_id().empty() ? Null() : Str(e.parent_id());
-  f["timestamp"] = e.has_timestamp()
-                       ? Str(google::protobuf::util::TimeUtil::ToString(e.timestamp()))
-                       : Null();
+  f["timestamp"] =
+      e.has_timestamp() ? Str(google::protobuf::util::TimeUtil::ToString(e.timestamp())) : Null();
 
   Value kind;
   Value payload;

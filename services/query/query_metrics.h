@@ -4,13 +4,13 @@
 // Prometheus metrics of the query service: per-RPC latency and outcome,
 // trace-cache hits/misses, storage errors. Thread-safe.
 
-#include <chrono>
-#include <string>
-
 #include <grpcpp/grpcpp.h>
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <chrono>
+#include <string>
 
 #include "services/query/trace_cache.h"
 
@@ -40,9 +40,9 @@ class RpcScope {
   RpcScope(QueryMetrics& metrics, const char* rpc, const grpc::Status* status)
       : metrics_(metrics), rpc_(rpc), status_(status), start_(std::chrono::steady_clock::now()) {}
   ~RpcScope() {
-    metrics_.Observe(rpc_, status_->error_code(),
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
-                         .count());
+    metrics_.Observe(
+        rpc_, status_->error_code(),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
   }
 
  private:

@@ -101,9 +101,12 @@ v1::RaceSeverity ToProto(graph::RaceSeverity s) {
 
 v1::AnomalySeverity ToProto(graph::AnomalySeverity s) {
   switch (s) {
-    case graph::AnomalySeverity::kCritical: return v1::ANOMALY_SEVERITY_CRITICAL;
-    case graph::AnomalySeverity::kWarning: return v1::ANOMALY_SEVERITY_WARNING;
-    case graph::AnomalySeverity::kMinor: return v1::ANOMALY_SEVERITY_MINOR;
+    case graph::AnomalySeverity::kCritical:
+      return v1::ANOMALY_SEVERITY_CRITICAL;
+    case graph::AnomalySeverity::kWarning:
+      return v1::ANOMALY_SEVERITY_WARNING;
+    case graph::AnomalySeverity::kMinor:
+      return v1::ANOMALY_SEVERITY_MINOR;
   }
   return v1::ANOMALY_SEVERITY_UNSPECIFIED;
 }
@@ -119,11 +122,16 @@ v1::EdgeLinkType LinkTypeFromName(std::string_view name) {
 
 v1::HappensBeforeRelation ToProto(graph::Relation r) {
   switch (r) {
-    case graph::Relation::kSame: return v1::HAPPENS_BEFORE_RELATION_SAME;
-    case graph::Relation::kBefore: return v1::HAPPENS_BEFORE_RELATION_BEFORE;
-    case graph::Relation::kAfter: return v1::HAPPENS_BEFORE_RELATION_AFTER;
-    case graph::Relation::kConcurrent: return v1::HAPPENS_BEFORE_RELATION_CONCURRENT;
-    case graph::Relation::kNotComparable: return v1::HAPPENS_BEFORE_RELATION_NOT_COMPARABLE;
+    case graph::Relation::kSame:
+      return v1::HAPPENS_BEFORE_RELATION_SAME;
+    case graph::Relation::kBefore:
+      return v1::HAPPENS_BEFORE_RELATION_BEFORE;
+    case graph::Relation::kAfter:
+      return v1::HAPPENS_BEFORE_RELATION_AFTER;
+    case graph::Relation::kConcurrent:
+      return v1::HAPPENS_BEFORE_RELATION_CONCURRENT;
+    case graph::Relation::kNotComparable:
+      return v1::HAPPENS_BEFORE_RELATION_NOT_COMPARABLE;
   }
   return v1::HAPPENS_BEFORE_RELATION_UNSPECIFIED;
 }
@@ -151,10 +159,11 @@ void FillPair(const graph::TraceAnalysis& a, const graph::RacePair& p, v1::RaceP
   FillAccess(a, p.second, out->mutable_second());
   out->set_description(absl::StrCat(
       p.severity == graph::RaceSeverity::kCritical ? "write/write" : "read/write", " race on ",
-      variable, " between thread ", std::string(trace.event(p.first).metadata().thread_id()),
-      " (", trace.event(p.first).state_change().location(), ") and thread ",
+      variable, " between thread ", std::string(trace.event(p.first).metadata().thread_id()), " (",
+      trace.event(p.first).state_change().location(), ") and thread ",
       std::string(trace.event(p.second).metadata().thread_id()), " (",
-      trace.event(p.second).state_change().location(), "): not ordered by happens-before and "
+      trace.event(p.second).state_change().location(),
+      "): not ordered by happens-before and "
       "not protected by a common lock"));
 }
 
@@ -279,7 +288,8 @@ graph::AccessRecord ToRecord(const v1::Event& e) {
   r.upstream_span_id = e.metadata().upstream_span_id();
   if (e.causality_vector_size() > 0) {
     r.has_causality_vector = true;
-    for (const auto& c : e.causality_vector()) r.causality_vector.emplace_back(c.component(), c.clock());
+    for (const auto& c : e.causality_vector())
+      r.causality_vector.emplace_back(c.component(), c.clock());
   }
   return r;
 }
@@ -349,18 +359,18 @@ QueryServiceImpl::QueryServiceImpl(std::shared_ptr<storage::EventReader> reader,
       config_(config.query),
       api_keys_(config.auth.query_keys),
       metrics_(metrics),
-      cache_(*reader_, config.query.cache_traces, /*max_events=*/4'000'000,
-             [&] {
-               graph::AnalysisOptions o;
-               o.races.max_pairs = kMaxAnalyzeRaces;
-               o.anomalies.sigma_threshold = config.query.anomaly_sigma;
-               return o;
-             }(),
-             &metrics) {}
+      cache_(
+          *reader_, config.query.cache_traces, /*max_events=*/4'000'000,
+          [&] {
+            graph::AnalysisOptions o;
+            o.races.max_pairs = kMaxAnalyzeRaces;
+            o.anomalies.sigma_threshold = config.query.anomaly_sigma;
+            return o;
+          }(),
+          &metrics) {}
 
 grpc::Status QueryServiceImpl::Fail(const absl::Status& status) {
-  if (absl::IsUnavailable(status) || absl::IsInternal(status) ||
-      absl::IsDeadlineExceeded(status)) {
+  if (absl::IsUnavailable(status) || absl::IsInternal(status) || absl::IsDeadlineExceeded(status)) {
     metrics_.StorageError();
   }
   return service::ToGrpcStatus(status);
@@ -393,15 +403,15 @@ absl::StatusOr<std::shared_ptr<const AnalyzedTrace>> QueryServiceImpl::Analyzed(
   return cache_.Get(trace_id);
 }
 
-#define RACEWAY_RPC(name)                                                  \
-  grpc::Status status;                                                     \
-  RpcScope scope_(metrics_, name, &status);                                \
-  status = service::CheckApiKey(*context, api_keys_);                      \
+#define RACEWAY_RPC(name)                             \
+  grpc::Status status;                                \
+  RpcScope scope_(metrics_, name, &status);           \
+  status = service::CheckApiKey(*context, api_keys_); \
   if (!status.ok()) return status;
 
-#define RACEWAY_ANALYZED(var, field, id)                                   \
-  auto var##_or = Analyzed(field, id);                                     \
-  if (!var##_or.ok()) return status = Fail(var##_or.status());             \
+#define RACEWAY_ANALYZED(var, field, id)                       \
+  auto var##_or = Analyzed(field, id);                         \
+  if (!var##_or.ok()) return status = Fail(var##_or.status()); \
   const AnalyzedTrace& var = **var##_or;
 
 grpc::Status QueryServiceImpl::ListTraces(Ctx* context, const v1::ListTracesRequest* request,
@@ -415,8 +425,8 @@ grpc::Status QueryServiceImpl::ListTraces(Ctx* context, const v1::ListTracesRequ
   filter.service = request->service();
   filter.last_activity = ToRange(request->time_range());
   uint64_t total = 0;
-  auto page = reader_->ListTraces(filter, {PageSize(request->page_size()), request->page_token()},
-                                  &total);
+  auto page =
+      reader_->ListTraces(filter, {PageSize(request->page_size()), request->page_token()}, &total);
   if (!page.ok()) return status = Fail(page.status());
   for (const auto& s : page->items) ToProto(s, response->add_traces());
   response->set_next_page_token(page->next_page_token);
@@ -430,8 +440,8 @@ grpc::Status QueryServiceImpl::GetTrace(Ctx* context, const v1::GetTraceRequest*
   if (absl::Status s = CheckId("trace_id", request->trace_id()); !s.ok()) return status = Fail(s);
   auto summary = reader_->GetTraceSummary(request->trace_id());
   if (!summary.ok()) return status = Fail(summary.status());
-  uint32_t size = request->page_size() == 0 ? kDefaultTracePage
-                                            : std::min(request->page_size(), kMaxTracePage);
+  uint32_t size =
+      request->page_size() == 0 ? kDefaultTracePage : std::min(request->page_size(), kMaxTracePage);
   auto page = reader_->GetTraceEventsPage(request->trace_id(), {size, request->page_token()});
   if (!page.ok()) return status = Fail(page.status());
   ToProto(*summary, response->mutable_summary());
@@ -460,7 +470,8 @@ grpc::Status QueryServiceImpl::AnalyzeTrace(Ctx* context, const v1::AnalyzeTrace
   }
   FillDependencies(t.summary.trace_id, a.dependencies, response->mutable_dependencies());
   if (request->include_vector_clocks()) {
-    for (uint32_t i = 0; i < a.graph.size(); ++i) FillClock(a.graph, i, response->add_vector_clocks());
+    for (uint32_t i = 0; i < a.graph.size(); ++i)
+      FillClock(a.graph, i, response->add_vector_clocks());
   }
   return status;
 }
@@ -629,17 +640,19 @@ grpc::Status QueryServiceImpl::GetDependencies(Ctx* context,
 grpc::Status QueryServiceImpl::HappensBefore(Ctx* context, const v1::HappensBeforeRequest* request,
                                              v1::HappensBeforeResponse* response) {
   RACEWAY_RPC("HappensBefore");
-  for (auto [field, id] : {std::pair{"event_a", &request->event_a()},
-                           std::pair{"event_b", &request->event_b()}}) {
+  for (auto [field, id] :
+       {std::pair{"event_a", &request->event_a()}, std::pair{"event_b", &request->event_b()}}) {
     if (absl::Status s = CheckId(field, *id); !s.ok()) return status = Fail(s);
   }
   auto a = reader_->GetEvent(request->event_a());
   if (!a.ok()) {
-    return status = Fail(absl::Status(a.status().code(), absl::StrCat("event_a: ", a.status().message())));
+    return status = Fail(
+               absl::Status(a.status().code(), absl::StrCat("event_a: ", a.status().message())));
   }
   auto b = reader_->GetEvent(request->event_b());
   if (!b.ok()) {
-    return status = Fail(absl::Status(b.status().code(), absl::StrCat("event_b: ", b.status().message())));
+    return status = Fail(
+               absl::Status(b.status().code(), absl::StrCat("event_b: ", b.status().message())));
   }
   if (a->trace_id() == b->trace_id()) {
     RACEWAY_ANALYZED(t, "event_a", a->trace_id());
@@ -776,8 +789,8 @@ grpc::Status QueryServiceImpl::GetServiceDependencies(
     }
   }
   if (!request->service().empty() && response->services_size() == 0) {
-    return status = Fail(absl::NotFoundError(absl::StrCat("service: \"", request->service(),
-                                                          "\" has no events")));
+    return status = Fail(absl::NotFoundError(
+               absl::StrCat("service: \"", request->service(), "\" has no events")));
   }
   return status;
 }
@@ -825,7 +838,7 @@ grpc::Status QueryServiceImpl::GetHotspots(Ctx* context, const v1::GetHotspotsRe
   std::map<std::pair<std::string, std::string>, uint64_t> merged;
   for (const auto& c : *calls) merged[{c.from_service, c.to_service}] += c.call_count;
   std::vector<std::pair<std::pair<std::string, std::string>, uint64_t>> sorted(merged.begin(),
-                                                                                merged.end());
+                                                                               merged.end());
   std::stable_sort(sorted.begin(), sorted.end(),
                    [](const auto& x, const auto& y) { return x.second > y.second; });
   for (size_t i = 0; i < sorted.size() && i < limit; ++i) {

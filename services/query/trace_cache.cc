@@ -84,7 +84,8 @@ absl::StatusOr<std::shared_ptr<const AnalyzedTrace>> TraceCache::Get(const std::
     return *built;
   }
   absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(+[](Slot* s) { return s->ready; }, slot.get()));
+  mu_.Await(absl::Condition(
+      +[](Slot* s) { return s->ready; }, slot.get()));
   if (!slot->status.ok()) return slot->status;
   return slot->value;
 }

@@ -1,6 +1,9 @@
 // The agent client and the load generator against the real ingest service
 // (raceway::ingest::IngestServer over the memory storage, in process).
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -8,24 +11,21 @@
 #include <string>
 #include <vector>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include "absl/strings/str_cat.h"
 #include "libs/client/client.h"
 #include "libs/model/uuid.h"
 #include "libs/service/config.h"
 #include "libs/storage/factory.h"
 #include "services/ingest/ingest_server.h"
-#include "tests/support/tsan_uninstrumented.h"
 #include "tests/support/events.h"
+#include "tests/support/tsan_uninstrumented.h"
 #include "tools/loadgen/loadgen.h"
 
 namespace raceway::client {
 namespace {
 
-using ::testing::HasSubstr;
 using raceway::v1::Event;
+using ::testing::HasSubstr;
 using Ms = std::chrono::milliseconds;
 
 class ClientIngestTest : public ::testing::Test {

@@ -5,30 +5,30 @@
 
 #include "libs/client/client.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <fstream>
-#include <sstream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "libs/client/retry.h"
 #include "libs/client/status_details.h"
 #include "libs/model/uuid.h"
 #include "tests/client/fake_ingest.h"
-#include "tests/support/tsan_uninstrumented.h"
 #include "tests/support/events.h"
+#include "tests/support/tsan_uninstrumented.h"
 
 namespace raceway::client {
 namespace {
 
-using ::testing::HasSubstr;
 using raceway::testing::Decision;
 using raceway::testing::FakeIngest;
+using ::testing::HasSubstr;
 using Ms = std::chrono::milliseconds;
 
 // ThreadSanitizer slows gRPC down by an order of magnitude: smaller loads.
@@ -106,8 +106,8 @@ TEST(RetryDelayTest, Classification) {
 }
 
 TEST(StatusDetailsTest, ReadsRetryInfo) {
-  EXPECT_EQ(ServerRetryDelay(FakeIngest::WithRetryInfo(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                                       "busy", 1250)),
+  EXPECT_EQ(ServerRetryDelay(
+                FakeIngest::WithRetryInfo(grpc::StatusCode::RESOURCE_EXHAUSTED, "busy", 1250)),
             Ms(1250));
   EXPECT_EQ(ServerRetryDelay(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down")), std::nullopt);
   EXPECT_EQ(ServerRetryDelay(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down", "\xff garbage")),
@@ -380,9 +380,8 @@ TEST(ClientStreamTest, UnavailableAckIsRetriedWithBackoff) {
 TEST(ClientStreamTest, BrokenStreamResendIsIdempotent) {
   FakeIngest server;
   // The first batch is committed but its ack is lost with the stream.
-  server.set_policy([](int n, int) {
-    return n == 0 ? Decision{Decision::kCommitThenBreak} : Decision{};
-  });
+  server.set_policy(
+      [](int n, int) { return n == 0 ? Decision{Decision::kCommitThenBreak} : Decision{}; });
   std::atomic<int> duplicates_seen{0};
   ClientOptions o = FastOptions(server.target());
   o.max_batch_events = 25;

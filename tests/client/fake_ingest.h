@@ -16,8 +16,8 @@
 #include <mutex>
 #include <optional>
 #include <set>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "google/rpc/error_details.pb.h"
@@ -28,10 +28,10 @@ namespace raceway::testing {
 
 struct Decision {
   enum Kind {
-    kCommit,          // Store, ack OK.
-    kRefuse,          // Ack (stream) / status (unary) with `code`, nothing stored.
-    kCommitThenBreak, // Store, then end the stream with UNAVAILABLE (no ack).
-    kHold,            // Store nothing, never ack (the stream stays open).
+    kCommit,           // Store, ack OK.
+    kRefuse,           // Ack (stream) / status (unary) with `code`, nothing stored.
+    kCommitThenBreak,  // Store, then end the stream with UNAVAILABLE (no ack).
+    kHold,             // Store nothing, never ack (the stream stays open).
   };
   Kind kind = kCommit;
   grpc::StatusCode code = grpc::StatusCode::RESOURCE_EXHAUSTED;
@@ -44,8 +44,8 @@ class FakeIngest final : public raceway::v1::IngestService::Service {
   // Called for every received batch (0-based arrival number across streams).
   using Policy = std::function<Decision(int batch_number, int event_count)>;
 
-  explicit FakeIngest(std::shared_ptr<grpc::ServerCredentials> credentials =
-                          grpc::InsecureServerCredentials()) {
+  explicit FakeIngest(
+      std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials()) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", credentials, &port_);
     builder.RegisterService(this);

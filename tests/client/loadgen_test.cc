@@ -4,13 +4,13 @@
 
 #include "tools/loadgen/loadgen.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "libs/model/validation.h"
 #include "libs/storage/factory.h"
@@ -114,14 +114,13 @@ class LoadgenFakeServerTest : public ::testing::Test {
   // The fake acks every batch; it writes all of them into the storage
   // except the events whose ids are in `drop`.
   void WriteThrough(std::function<bool(const Event&)> drop) {
-    server_.set_on_commit(
-        [this, drop](const google::protobuf::RepeatedPtrField<Event>& events) {
-          std::vector<const Event*> keep;
-          for (const auto& e : events) {
-            if (!drop(e)) keep.push_back(&e);
-          }
-          ASSERT_TRUE(storage_->WriteBatch(keep).ok());
-        });
+    server_.set_on_commit([this, drop](const google::protobuf::RepeatedPtrField<Event>& events) {
+      std::vector<const Event*> keep;
+      for (const auto& e : events) {
+        if (!drop(e)) keep.push_back(&e);
+      }
+      ASSERT_TRUE(storage_->WriteBatch(keep).ok());
+    });
   }
 
   FakeIngest server_;

@@ -1,17 +1,18 @@
 // Anomaly scoring against Welford baselines.
 
+#include "libs/graph/anomalies.h"
+
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "libs/graph/anomalies.h"
 #include "libs/graph/compact_trace.h"
 #include "tests/graph/builders.h"
 
 namespace raceway::graph {
 namespace {
 
-using testing::TraceBuilder;
 using raceway::v1::Event;
+using testing::TraceBuilder;
 
 constexpr double kMs = 1e6;
 
@@ -76,7 +77,8 @@ TEST(AnomaliesTest, OwnTraceIsRemovedFromTheBaseline) {
   // samples of 100 ms. Without its own trace the baseline is 10 ms with
   // sigma 0, so the 20 % rule applies and all three are (MINOR) anomalies.
   TraceBuilder b;
-  for (int i = 0; i < 3; ++i) b.Call("main", i, "handle", nullptr, static_cast<uint64_t>(100 * kMs));
+  for (int i = 0; i < 3; ++i)
+    b.Call("main", i, "handle", nullptr, static_cast<uint64_t>(100 * kMs));
   const std::vector<Event> events = b.Events();
   std::vector<double> xs(10, 10 * kMs);
   model::WelfordStats stored = Stats(xs);

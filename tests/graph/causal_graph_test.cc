@@ -1,6 +1,8 @@
 // Causal DAG construction, cycle breaking, joins, span edges, client
 // vectors and exposed vector clocks.
 
+#include "libs/graph/causal_graph.h"
+
 #include <random>
 #include <string>
 #include <vector>
@@ -8,7 +10,6 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "libs/graph/causal_graph.h"
 #include "libs/graph/client_clock.h"
 #include "tests/graph/builders.h"
 #include "tests/graph/random_trace.h"
@@ -16,11 +17,11 @@
 namespace raceway::graph {
 namespace {
 
+using raceway::v1::Event;
+using ::testing::ElementsAre;
 using testing::IndexOf;
 using testing::SetClientClock;
 using testing::TraceBuilder;
-using ::testing::ElementsAre;
-using raceway::v1::Event;
 
 CausalGraph Build(std::vector<Event> events) {
   auto g = CausalGraph::Build(std::move(events));
@@ -214,13 +215,15 @@ TEST(CausalGraphTest, DagOrderWinsOverContradictingClientVectors) {
 
 TEST(CausalGraphTest, ClientClockComparison) {
   using N = NamedClock;
-  EXPECT_EQ(CompareNamedClocks(NormalizeClientClock(N{{"a", 1}}), NormalizeClientClock(N{{"a", 2}})),
-            ClockOrder::kBefore);
+  EXPECT_EQ(
+      CompareNamedClocks(NormalizeClientClock(N{{"a", 1}}), NormalizeClientClock(N{{"a", 2}})),
+      ClockOrder::kBefore);
   EXPECT_EQ(CompareNamedClocks(NormalizeClientClock(N{{"a", 1}, {"b", 0}}),
                                NormalizeClientClock(N{{"a", 1}})),
             ClockOrder::kEqual);
-  EXPECT_EQ(CompareNamedClocks(NormalizeClientClock(N{{"a", 2}}), NormalizeClientClock(N{{"b", 1}})),
-            ClockOrder::kConcurrent);
+  EXPECT_EQ(
+      CompareNamedClocks(NormalizeClientClock(N{{"a", 2}}), NormalizeClientClock(N{{"b", 1}})),
+      ClockOrder::kConcurrent);
   EXPECT_EQ(CompareNamedClocks(NormalizeClientClock(N{{"b", 3}, {"a", 1}}),
                                NormalizeClientClock(N{{"a", 1}})),
             ClockOrder::kAfter);
@@ -250,8 +253,10 @@ TEST(CausalGraphTest, LargeAdversarialTraceTerminatesAndIsConsistent) {
   }
   for (auto& e : events) e.set_parent_id(events[rng() % events.size()].id());
   for (int i = 0; i < 2000; ++i) {
-    events[rng() % events.size()].mutable_metadata()->set_distributed_span_id(absl::StrCat("s", rng() % 5));
-    events[rng() % events.size()].mutable_metadata()->set_upstream_span_id(absl::StrCat("s", rng() % 5));
+    events[rng() % events.size()].mutable_metadata()->set_distributed_span_id(
+        absl::StrCat("s", rng() % 5));
+    events[rng() % events.size()].mutable_metadata()->set_upstream_span_id(
+        absl::StrCat("s", rng() % 5));
   }
   const CausalGraph g = Build(std::move(events));
   EXPECT_FALSE(g.dropped_edges().empty());

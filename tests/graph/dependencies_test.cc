@@ -1,17 +1,18 @@
 // Service dependencies of a trace.
 
+#include "libs/graph/dependencies.h"
+
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "libs/graph/compact_trace.h"
-#include "libs/graph/dependencies.h"
 #include "tests/graph/builders.h"
 
 namespace raceway::graph {
 namespace {
 
-using testing::TraceBuilder;
 using raceway::v1::Event;
+using testing::TraceBuilder;
 
 TraceDependencies Deps(const std::vector<Event>& events) {
   auto t = CompactTrace::Build(events);
@@ -40,9 +41,9 @@ TEST(DependenciesTest, ParentEdgesAcrossServicesWithLinkTypes) {
   Event& root = InService(b.Call("main", 0, "handle"), "api");
   Event& req = InService(b.At("main", 1, &root), "api");
   req.mutable_http_request()->set_method("GET");
-  InService(b.Call("h1", 2, "serve", &req), "users");   // HttpCall (caller is HttpRequest).
-  InService(b.Call("h2", 3, "serve", &req), "users");   // HttpCall.
-  Event& q = InService(b.At("db1", 4, &root), "db");    // DatabaseQuery (callee kind).
+  InService(b.Call("h1", 2, "serve", &req), "users");  // HttpCall (caller is HttpRequest).
+  InService(b.Call("h2", 3, "serve", &req), "users");  // HttpCall.
+  Event& q = InService(b.At("db1", 4, &root), "db");   // DatabaseQuery (callee kind).
   q.mutable_database_query()->set_query("SELECT 1");
   Event& g = InService(b.Call("g1", 5, "rpc", &root), "billing");
   (*g.mutable_metadata()->mutable_tags())["rpc.system"] = "grpc";
@@ -59,8 +60,8 @@ TEST(DependenciesTest, ParentEdgesAcrossServicesWithLinkTypes) {
   std::vector<std::tuple<std::string, std::string, uint64_t, LinkType>> got;
   for (const auto& e : deps.edges) got.emplace_back(e.from, e.to, e.call_count, e.link_type);
   const std::vector<std::tuple<std::string, std::string, uint64_t, LinkType>> want = {
-      {"api", "billing", 1, LinkType::kGrpcCall},  {"api", "cron", 1, LinkType::kCustom},
-      {"api", "db", 1, LinkType::kDatabaseQuery},  {"api", "users", 2, LinkType::kHttpCall},
+      {"api", "billing", 1, LinkType::kGrpcCall},    {"api", "cron", 1, LinkType::kCustom},
+      {"api", "db", 1, LinkType::kDatabaseQuery},    {"api", "users", 2, LinkType::kHttpCall},
       {"api", "worker", 1, LinkType::kMessageQueue}, {"cron", "audit", 1, LinkType::kMessageQueue}};
   EXPECT_EQ(got, want);
   EXPECT_EQ(LinkTypeName(LinkType::kGrpcCall), "GrpcCall");
@@ -95,7 +96,7 @@ TEST(DependenciesTest, SpanLinksCountOncePerDownstreamSpan) {
   EXPECT_EQ(deps.edges[0].to, "users");
   EXPECT_EQ(deps.edges[0].link_type, LinkType::kHttpCall);  // Source: the HttpRequest.
   EXPECT_EQ(deps.edges[0].call_count, 2u);
-  EXPECT_EQ(deps.edges[1].link_type, LinkType::kCustom);    // The parent edge from a1.
+  EXPECT_EQ(deps.edges[1].link_type, LinkType::kCustom);  // The parent edge from a1.
   EXPECT_EQ(deps.edges[1].call_count, 1u);
 }
 

@@ -1,5 +1,7 @@
 // Cross-trace races: the sweep against a brute-force pair check.
 
+#include "libs/graph/global_races.h"
+
 #include <algorithm>
 #include <random>
 #include <string>
@@ -8,7 +10,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "libs/graph/global_races.h"
 #include "libs/model/operation_key.h"
 
 namespace raceway::graph {
@@ -162,9 +163,11 @@ std::vector<Key> BruteForce(const std::vector<AccessRecord>& recs, int64_t windo
       if (!model::IsWrite(a.access_type) && !model::IsWrite(b.access_type)) continue;
       if (model::IsAtomic(a.access_type) && model::IsAtomic(b.access_type)) continue;
       if (std::abs(a.timestamp_ns - b.timestamp_ns) > window) continue;
-      const bool ab = !a.distributed_span_id.empty() && a.distributed_span_id == b.upstream_span_id &&
+      const bool ab = !a.distributed_span_id.empty() &&
+                      a.distributed_span_id == b.upstream_span_id &&
                       a.timestamp_ns <= b.timestamp_ns;
-      const bool ba = !b.distributed_span_id.empty() && b.distributed_span_id == a.upstream_span_id &&
+      const bool ba = !b.distributed_span_id.empty() &&
+                      b.distributed_span_id == a.upstream_span_id &&
                       b.timestamp_ns <= a.timestamp_ns;
       if (ab || ba || ClientOrdered(a, b) || Protected(a, b)) continue;
       const bool a_first = a.timestamp_ns != b.timestamp_ns ? a.timestamp_ns < b.timestamp_ns
@@ -194,7 +197,8 @@ TEST(GlobalRacesTest, SweepEqualsBruteForceAndPagesResume) {
       if (uni(0, 5) == 0) r.upstream_span_id = absl::StrCat("s", uni(0, 3));
       if (uni(0, 4) == 0) {
         r.has_causality_vector = true;
-        r.causality_vector = {{"c1", static_cast<uint64_t>(uni(0, 2))}, {"c2", static_cast<uint64_t>(uni(0, 2))}};
+        r.causality_vector = {{"c1", static_cast<uint64_t>(uni(0, 2))},
+                              {"c2", static_cast<uint64_t>(uni(0, 2))}};
       }
       recs.push_back(std::move(r));
     }

@@ -68,8 +68,10 @@ class Oracle {
     const Event& y = *ev_[b];
     if (x.causality_vector_size() == 0 || y.causality_vector_size() == 0) return false;
     std::map<std::string, uint64_t> cx, cy;
-    for (const auto& c : x.causality_vector()) cx[c.component()] = std::max(cx[c.component()], c.clock());
-    for (const auto& c : y.causality_vector()) cy[c.component()] = std::max(cy[c.component()], c.clock());
+    for (const auto& c : x.causality_vector())
+      cx[c.component()] = std::max(cx[c.component()], c.clock());
+    for (const auto& c : y.causality_vector())
+      cy[c.component()] = std::max(cy[c.component()], c.clock());
     bool strictly = false;
     std::set<std::string> keys;
     for (auto& [k, v] : cx) keys.insert(k);
@@ -211,7 +213,8 @@ class Oracle {
     }
     // Joins.
     auto descends = [&](uint32_t d, uint32_t s) {
-      for (uint32_t j = parent_[d], steps = 0; j != UINT32_MAX && steps <= n_; j = parent_[j], ++steps) {
+      for (uint32_t j = parent_[d], steps = 0; j != UINT32_MAX && steps <= n_;
+           j = parent_[j], ++steps) {
         if (j == s) return true;
       }
       return false;
@@ -251,7 +254,8 @@ class Oracle {
     edges_.erase(std::unique(edges_.begin(), edges_.end()), edges_.end());
   }
 
-  std::vector<std::vector<bool>> Reach(const std::vector<std::pair<uint32_t, uint32_t>>& edges) const {
+  std::vector<std::vector<bool>> Reach(
+      const std::vector<std::pair<uint32_t, uint32_t>>& edges) const {
     std::vector<std::vector<uint32_t>> succ(n_);
     for (auto [a, b] : edges) succ[a].push_back(b);
     std::vector<std::vector<bool>> reach(n_, std::vector<bool>(n_, false));

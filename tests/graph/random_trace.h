@@ -28,9 +28,9 @@ struct RandomTraceOptions {
 inline std::string RandomId(std::mt19937_64& rng) {
   const uint64_t a = rng(), b = rng();
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-8%03x-%012llx",
-                static_cast<unsigned>(a >> 32), static_cast<unsigned>((a >> 16) & 0xffff),
-                static_cast<unsigned>(a & 0xfff), static_cast<unsigned>(b >> 52),
+  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-8%03x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
+                static_cast<unsigned>(b >> 52),
                 static_cast<unsigned long long>(b & 0xffffffffffffULL));
   return buf;
 }

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "gmock/gmock.h"
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/graph/trace_analysis.h"
 #include "tests/graph/builders.h"
@@ -14,10 +14,10 @@
 namespace raceway::graph {
 namespace {
 
+using raceway::v1::Event;
+using ::testing::ElementsAre;
 using testing::IndexOf;
 using testing::TraceBuilder;
-using ::testing::ElementsAre;
-using raceway::v1::Event;
 
 constexpr uint64_t kMs = 1000000;
 
@@ -102,7 +102,8 @@ TEST(ScenarioTest, IssueScenarioOneCriticalRaceCriticalPathAndAuditTrail) {
   EXPECT_EQ(t.event(trail.accesses[1].event).state_change().old_value().number_value(), 15);
 
   // Happens-before and exposed clocks.
-  const uint32_t r = IndexOf(a->graph, root), i1 = IndexOf(a->graph, w1), i2 = IndexOf(a->graph, w2);
+  const uint32_t r = IndexOf(a->graph, root), i1 = IndexOf(a->graph, w1),
+                 i2 = IndexOf(a->graph, w2);
   EXPECT_EQ(a->graph.Relate(r, i1), Relation::kBefore);
   EXPECT_EQ(a->graph.Relate(i2, r), Relation::kAfter);
   EXPECT_EQ(a->graph.Relate(i1, i2), Relation::kConcurrent);
@@ -159,7 +160,8 @@ TEST(ScenarioTest, CommonReadLockHeldByBothDoesNotProtect) {
 }
 
 TEST(ScenarioTest, WriteModeOnEitherSideProtects) {
-  EXPECT_EQ(Analyze(TwoWrites("rw", "RwLock::Write", "rw", "RwLock::Write"))->races.total_pairs, 0u);
+  EXPECT_EQ(Analyze(TwoWrites("rw", "RwLock::Write", "rw", "RwLock::Write"))->races.total_pairs,
+            0u);
   EXPECT_EQ(Analyze(TwoWrites("rw", "RwLock::Read", "rw", "RwLock::Write"))->races.total_pairs, 0u);
 }
 
@@ -176,14 +178,14 @@ TEST(ScenarioTest, AtomicRmwVsAtomicRmwNeverRaces) {
 
 TEST(ScenarioTest, AtomicWriteVsPlainReadRaces) {
   const Analyzed a = Analyze(TwoWrites("", "", "", "", raceway::v1::ACCESS_TYPE_ATOMIC_WRITE,
-                                            raceway::v1::ACCESS_TYPE_READ));
+                                       raceway::v1::ACCESS_TYPE_READ));
   ASSERT_EQ(a->races.total_pairs, 1u);
   EXPECT_EQ(a->races.pairs[0].severity, RaceSeverity::kWarning);
 }
 
 TEST(ScenarioTest, AtomicRmwVsPlainWriteIsCritical) {
   const Analyzed a = Analyze(TwoWrites("", "", "", "", raceway::v1::ACCESS_TYPE_ATOMIC_RMW,
-                                            raceway::v1::ACCESS_TYPE_WRITE));
+                                       raceway::v1::ACCESS_TYPE_WRITE));
   ASSERT_EQ(a->races.total_pairs, 1u);
   EXPECT_EQ(a->races.pairs[0].severity, RaceSeverity::kCritical);
 }
@@ -354,8 +356,7 @@ TEST(ScenarioTest, InvalidInputIsAnError) {
   AnalysisOptions bad;
   bad.anomalies.sigma_threshold = 0;
   std::vector<Event> one = {e};
-  EXPECT_EQ(AnalyzeTrace(one, &baselines, bad).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(AnalyzeTrace(one, &baselines, bad).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

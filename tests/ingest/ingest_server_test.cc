@@ -37,8 +37,7 @@ class IngestServerTest : public ::testing::TestWithParam<std::string> {
     storage::StorageOptions options;
     options.backend = GetParam();
     if (GetParam() == "sqlite") {
-      dir_ = std::filesystem::temp_directory_path() /
-             ("raceway_ingest_" + model::NewUuidV4());
+      dir_ = std::filesystem::temp_directory_path() / ("raceway_ingest_" + model::NewUuidV4());
       std::filesystem::create_directories(dir_);
       options.sqlite_path = (dir_ / "raceway.db").string();
     }
@@ -298,8 +297,7 @@ TEST_P(IngestServerTest, ApiKeysAreEnforced) {
   StartServer();
   raceway::v1::SubmitResponse response;
   EXPECT_EQ(Submit(Trace(1), &response).error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(Submit(Trace(1), &response, "wrong").error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Submit(Trace(1), &response, "wrong").error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_TRUE(Submit(Trace(1), &response, "secret-2").ok());
   grpc::ClientContext context;
   auto stream = stub_->Stream(&context);

@@ -2,6 +2,9 @@
 
 #include "services/ingest/sdk_json.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -10,9 +13,6 @@
 #include <string>
 #include <vector>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 
@@ -20,8 +20,8 @@ namespace raceway::ingest {
 namespace {
 
 using google::protobuf::Value;
-using ::testing::HasSubstr;
 using raceway::v1::Event;
+using ::testing::HasSubstr;
 
 std::string ReadFixture(const std::string& name) {
   std::ifstream in(std::string(RACEWAY_SDK_FIXTURE_DIR) + "/" + name);
@@ -57,7 +57,9 @@ Value FixtureEvent(int i) {
 Value& Field(Value& v, const std::string& key) {
   return (*v.mutable_struct_value()->mutable_fields())[key];
 }
-void Erase(Value& v, const std::string& key) { v.mutable_struct_value()->mutable_fields()->erase(key); }
+void Erase(Value& v, const std::string& key) {
+  v.mutable_struct_value()->mutable_fields()->erase(key);
+}
 Value Num(double d) {
   Value v;
   v.set_number_value(d);
@@ -423,8 +425,8 @@ TEST(SdkJsonEvent, EventMustBeAnObject) {
 }
 
 TEST(SdkJsonEvent, Kinds) {
-  ExpectRejected(StateChange([](Value& e) { Field(e, "kind") = Json(R"({"Foo": {}})"); }),
-                 "kind", "unknown kind \"Foo\" (expected one of FunctionCall, AsyncSpawn");
+  ExpectRejected(StateChange([](Value& e) { Field(e, "kind") = Json(R"({"Foo": {}})"); }), "kind",
+                 "unknown kind \"Foo\" (expected one of FunctionCall, AsyncSpawn");
   ExpectRejected(StateChange([](Value& e) { Field(e, "kind") = Str("Foo"); }), "kind",
                  "unknown kind \"Foo\"");
   ExpectRejected(StateChange([](Value& e) { Field(e, "kind") = Str("StateChange"); }), "kind",
@@ -451,13 +453,11 @@ TEST(SdkJsonEvent, Enums) {
                  "kind.StateChange.access_type",
                  "must be one of \"Read\", \"Write\", \"AtomicRead\", \"AtomicWrite\", "
                  "\"AtomicRMW\", got \"Modify\"");
-  ExpectRejected(StateChange([](Value& e) {
-                   Field(Payload(e, "StateChange"), "access_type") = Str("WRITE");
-                 }),
-                 "kind.StateChange.access_type", "got \"WRITE\"");
   ExpectRejected(
-      StateChange([](Value& e) { Erase(Payload(e, "StateChange"), "access_type"); }),
-      "kind.StateChange.access_type", "is required");
+      StateChange([](Value& e) { Field(Payload(e, "StateChange"), "access_type") = Str("WRITE"); }),
+      "kind.StateChange.access_type", "got \"WRITE\"");
+  ExpectRejected(StateChange([](Value& e) { Erase(Payload(e, "StateChange"), "access_type"); }),
+                 "kind.StateChange.access_type", "is required");
   ExpectRejected(
       StateChange([](Value& e) { Field(Payload(e, "StateChange"), "access_type") = Num(1); }),
       "kind.StateChange.access_type", "got a number");
@@ -488,10 +488,9 @@ TEST(SdkJsonEvent, WrongTypes) {
       "metadata.tags[\"a\"]", "must be a string, got a number");
   ExpectRejected(StateChange([](Value& e) { Field(Field(e, "metadata"), "tags") = Json("[]"); }),
                  "metadata.tags", "must be an object, got an array");
-  ExpectRejected(StateChange([](Value& e) {
-                   Field(Payload(e, "StateChange"), "variable") = Json("[\"x\"]");
-                 }),
-                 "kind.StateChange.variable", "must be a string, got an array");
+  ExpectRejected(
+      StateChange([](Value& e) { Field(Payload(e, "StateChange"), "variable") = Json("[\"x\"]"); }),
+      "kind.StateChange.variable", "must be a string, got an array");
   ExpectRejected(StateChange([](Value& e) { Field(e, "lock_set") = Str("account_lock"); }),
                  "lock_set", "must be an array of strings, got a string");
   ExpectRejected(StateChange([](Value& e) { Field(e, "lock_set") = Json("[\"a\", 1]"); }),
@@ -517,16 +516,15 @@ TEST(SdkJsonEvent, WrongTypes) {
 }
 
 TEST(SdkJsonEvent, Timestamps) {
-  for (const char* bad : {"2025-10-16", "yesterday", "2025-13-01T00:00:00Z",
-                          "2025-10-16T25:00:00Z", "0000-01-01T00:00:00Z", "2025-10-16T12:34:56",
-                          "", " 2025-10-16T12:34:56Z", "2025-10-16T12:34:56Z junk"}) {
+  for (const char* bad : {"2025-10-16", "yesterday", "2025-13-01T00:00:00Z", "2025-10-16T25:00:00Z",
+                          "0000-01-01T00:00:00Z", "2025-10-16T12:34:56", "",
+                          " 2025-10-16T12:34:56Z", "2025-10-16T12:34:56Z junk"}) {
     ExpectRejected(StateChange([&](Value& e) { Field(e, "timestamp") = Str(bad); }), "timestamp",
                    "must be an RFC 3339 timestamp");
   }
   ExpectRejected(StateChange([](Value& e) { Field(e, "timestamp") = Num(1697459696); }),
                  "timestamp", "must be an RFC 3339 string such as");
-  ExpectRejected(StateChange([](Value& e) { Erase(e, "timestamp"); }), "timestamp",
-                 "is required");
+  ExpectRejected(StateChange([](Value& e) { Erase(e, "timestamp"); }), "timestamp", "is required");
 
   const std::vector<std::pair<std::string, std::pair<int64_t, int32_t>>> good = {
       {"2025-10-16T12:34:56.5+02:00", {1760610896, 500000000}},
@@ -557,13 +555,11 @@ TEST(SdkJsonEvent, NumbersOutOfRange) {
   EXPECT_EQ(MustConvertOne(line(Num(4294967295.0))).function_call().line(), 4294967295u);
   EXPECT_EQ(MustConvertOne(line(Json("1e2"))).function_call().line(), 100u);
 
-  ExpectRejected(StateChange([](Value& e) {
-                   Field(Field(e, "metadata"), "process_id") = Num(2147483648.0);
-                 }),
-                 "metadata.process_id", "between 0 and 2147483647");
   ExpectRejected(
-      StateChange([](Value& e) { Field(Field(e, "metadata"), "process_id") = Num(-5); }),
-      "metadata.process_id", "got -5");
+      StateChange([](Value& e) { Field(Field(e, "metadata"), "process_id") = Num(2147483648.0); }),
+      "metadata.process_id", "between 0 and 2147483647");
+  ExpectRejected(StateChange([](Value& e) { Field(Field(e, "metadata"), "process_id") = Num(-5); }),
+                 "metadata.process_id", "got -5");
   ExpectRejected(StateChange([](Value& e) {
                    Field(Field(e, "metadata"), "duration_ns") = Num(9007199254740992.0);
                  }),
@@ -583,7 +579,9 @@ TEST(SdkJsonEvent, NumbersOutOfRange) {
   }
   EXPECT_EQ(MustConvertOne(StateChange([](Value& e) {
               Field(Field(e, "metadata"), "duration_ns") = Num(9007199254740991.0);
-            })).metadata().duration_ns(),
+            }))
+                .metadata()
+                .duration_ns(),
             9007199254740991u);
 
   Value response = FixtureEvent(15);
@@ -608,14 +606,13 @@ TEST(SdkJsonEvent, ValidatorErrorsUseSdkPaths) {
   ExpectRejected(StateChange([](Value& e) { Field(e, "id") = Str("not-a-uuid"); }), "id",
                  "canonical lower-case UUID");
   ExpectRejected(StateChange([](Value& e) { Erase(e, "trace_id"); }), "trace_id", "is required");
-  ExpectRejected(StateChange([](Value& e) { Field(e, "parent_id") = Field(e, "id"); }),
-                 "parent_id", "must differ from id");
+  ExpectRejected(StateChange([](Value& e) { Field(e, "parent_id") = Field(e, "id"); }), "parent_id",
+                 "must differ from id");
   ExpectRejected(StateChange([](Value& e) { Erase(e, "metadata"); }), "metadata", "is required");
   ExpectRejected(StateChange([](Value& e) { Field(Field(e, "metadata"), "thread_id") = Str(""); }),
                  "metadata.thread_id", "is required and must not be empty");
-  ExpectRejected(
-      StateChange([](Value& e) { Erase(Field(e, "metadata"), "service_name"); }),
-      "metadata.service_name", "is required");
+  ExpectRejected(StateChange([](Value& e) { Erase(Field(e, "metadata"), "service_name"); }),
+                 "metadata.service_name", "is required");
   ExpectRejected(
       StateChange([](Value& e) { Field(Payload(e, "StateChange"), "variable") = Str(""); }),
       "kind.StateChange.variable", "must not be empty");
@@ -768,7 +765,8 @@ TEST(SdkJsonResponse, ResultBody) {
 
   raceway::v1::BatchResult all_bad;
   all_bad.set_rejected(1);
-  EXPECT_FALSE(ParseValue(SdkResultJson(all_bad)).struct_value().fields().at("success").bool_value());
+  EXPECT_FALSE(
+      ParseValue(SdkResultJson(all_bad)).struct_value().fields().at("success").bool_value());
 
   Value err = ParseValue(SdkErrorJson(absl::InvalidArgumentError("body is not valid JSON")));
   EXPECT_FALSE(err.struct_value().fields().at("success").bool_value());

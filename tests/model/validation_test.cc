@@ -43,7 +43,9 @@ TEST(ValidationTest, ValidEventsOfEveryKindPass) {
       },
       [](Event& e) { e.mutable_lock_acquire()->set_lock_id("m"); },
       [](Event& e) { e.mutable_lock_release()->set_lock_id("m"); },
-      [](Event& e) { e.mutable_memory_fence()->set_ordering(raceway::v1::MEMORY_ORDERING_ACQ_REL); },
+      [](Event& e) {
+        e.mutable_memory_fence()->set_ordering(raceway::v1::MEMORY_ORDERING_ACQ_REL);
+      },
       [](Event& e) { (*e.mutable_http_request()->mutable_headers())["a"] = "b"; },
       [](Event& e) { e.mutable_http_response()->set_status(200); },
       [](Event& e) { e.mutable_database_query()->set_query("SELECT 1"); },
@@ -81,8 +83,9 @@ TEST(ValidationTest, Ids) {
 TEST(ValidationTest, TimestampMetadataKind) {
   ExpectRejected([](Event& e) { e.clear_timestamp(); }, "timestamp", "required");
   ExpectRejected([](Event& e) { e.mutable_timestamp()->set_nanos(-1); }, "timestamp", "range");
-  ExpectRejected([](Event& e) { e.mutable_timestamp()->set_seconds(std::numeric_limits<int64_t>::max()); },
-                 "timestamp");
+  ExpectRejected(
+      [](Event& e) { e.mutable_timestamp()->set_seconds(std::numeric_limits<int64_t>::max()); },
+      "timestamp");
   ExpectRejected([](Event& e) { e.clear_metadata(); }, "metadata", "required");
   ExpectRejected([](Event& e) { e.mutable_metadata()->clear_thread_id(); }, "metadata.thread_id",
                  "required");
@@ -93,9 +96,7 @@ TEST(ValidationTest, TimestampMetadataKind) {
 
 TEST(ValidationTest, KindFields) {
   ExpectRejected(
-      [](Event& e) {
-        e.mutable_state_change()->set_access_type(raceway::v1::ACCESS_TYPE_READ);
-      },
+      [](Event& e) { e.mutable_state_change()->set_access_type(raceway::v1::ACCESS_TYPE_READ); },
       "state_change.variable", "empty");
   ExpectRejected([](Event& e) { e.mutable_state_change()->set_variable("x"); },
                  "state_change.access_type");
@@ -122,8 +123,11 @@ TEST(ValidationTest, CausalityVectorAndLockSet) {
   ExpectRejected([](Event& e) { e.add_lock_set(""); }, "lock_set[0]");
   ValidationLimits small;
   small.max_list_entries = 2;
-  ExpectRejected([](Event& e) { for (int i = 0; i < 3; ++i) e.add_lock_set("m"); }, "lock_set",
-                 "limit is 2", small);
+  ExpectRejected(
+      [](Event& e) {
+        for (int i = 0; i < 3; ++i) e.add_lock_set("m");
+      },
+      "lock_set", "limit is 2", small);
 }
 
 TEST(ValidationTest, HostileStrings) {
@@ -131,11 +135,11 @@ TEST(ValidationTest, HostileStrings) {
   ExpectRejected([](Event& e) { e.mutable_metadata()->set_thread_id(std::string(1 << 20, 'a')); },
                  "metadata.thread_id", "limit is 1024");
   // NUL bytes.
-  ExpectRejected(
-      [](Event& e) { e.mutable_metadata()->set_service_name(std::string("a\0b", 3)); },
-      "metadata.service_name", "NUL");
+  ExpectRejected([](Event& e) { e.mutable_metadata()->set_service_name(std::string("a\0b", 3)); },
+                 "metadata.service_name", "NUL");
   // Invalid UTF-8: lone continuation, overlong, surrogate, truncated.
-  for (const std::string bad : {"\x80", "\xC0\xAF", "\xED\xA0\x80", "\xE2\x82", "\xF5\x80\x80\x80"}) {
+  for (const std::string bad :
+       {"\x80", "\xC0\xAF", "\xED\xA0\x80", "\xE2\x82", "\xF5\x80\x80\x80"}) {
     ExpectRejected([&](Event& e) { e.mutable_function_call()->set_module("m" + bad); },
                    "function_call.module", "UTF-8");
   }

@@ -128,8 +128,8 @@ class QueryServerTest : public ::testing::TestWithParam<std::string> {
   }
 
   template <typename Req, typename Resp>
-  grpc::Status Call(grpc::Status (v1::QueryService::Stub::*method)(grpc::ClientContext*,
-                                                                    const Req&, Resp*),
+  grpc::Status Call(grpc::Status (v1::QueryService::Stub::*method)(grpc::ClientContext*, const Req&,
+                                                                   Resp*),
                     const Req& request, Resp* response, const std::string& key = "") {
     grpc::ClientContext context;
     if (!key.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", key));
@@ -270,14 +270,16 @@ TEST_P(QueryServerTest, TwoServicesLinkedBySpans) {
   EXPECT_EQ(hb.relation(), v1::HAPPENS_BEFORE_RELATION_BEFORE);
 
   v1::ListDistributedEdgesResponse edges;
-  ASSERT_TRUE(Call(&v1::QueryService::Stub::ListDistributedEdges, v1::ListDistributedEdgesRequest{},
-                   &edges).ok());
+  ASSERT_TRUE(
+      Call(&v1::QueryService::Stub::ListDistributedEdges, v1::ListDistributedEdgesRequest{}, &edges)
+          .ok());
   ASSERT_EQ(edges.edges_size(), 1);
   EXPECT_EQ(edges.edges(0).from_service(), "gateway");
   EXPECT_EQ(edges.edges(0).to_service(), "payments");
   EXPECT_EQ(edges.edges(0).link_type(), v1::EDGE_LINK_TYPE_HTTP_CALL);
   v1::ListServicesResponse services;
-  ASSERT_TRUE(Call(&v1::QueryService::Stub::ListServices, v1::ListServicesRequest{}, &services).ok());
+  ASSERT_TRUE(
+      Call(&v1::QueryService::Stub::ListServices, v1::ListServicesRequest{}, &services).ok());
   ASSERT_EQ(services.services_size(), 2);
   v1::GetServiceDependenciesRequest sd_req;
   sd_req.set_service("gateway");
@@ -287,8 +289,8 @@ TEST_P(QueryServerTest, TwoServicesLinkedBySpans) {
   ASSERT_EQ(sd.services(0).calls_to_size(), 1);
   EXPECT_EQ(sd.services(0).calls_to(0).service(), "payments");
   v1::GetServiceHealthResponse health;
-  ASSERT_TRUE(Call(&v1::QueryService::Stub::GetServiceHealth, v1::GetServiceHealthRequest{},
-                   &health).ok());
+  ASSERT_TRUE(
+      Call(&v1::QueryService::Stub::GetServiceHealth, v1::GetServiceHealthRequest{}, &health).ok());
   ASSERT_EQ(health.services_size(), 2);
   // The fixture's events are from 2026-01-01: long silent.
   EXPECT_EQ(health.services(0).status(), v1::HEALTH_STATUS_CRITICAL);
@@ -373,9 +375,9 @@ TEST_P(QueryServerTest, ApiKeyRequiredWhenConfigured) {
   config_.auth.query_keys = {"q-key"};
   Start();
   v1::ListTracesResponse response;
-  EXPECT_EQ(Call(&v1::QueryService::Stub::ListTraces, v1::ListTracesRequest{}, &response)
-                .error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(
+      Call(&v1::QueryService::Stub::ListTraces, v1::ListTracesRequest{}, &response).error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_TRUE(
       Call(&v1::QueryService::Stub::ListTraces, v1::ListTracesRequest{}, &response, "q-key").ok());
 }
@@ -405,7 +407,8 @@ TEST_P(QueryServerTest, GlobalRacesAcrossTraces) {
   EXPECT_EQ(hot.variables(0).access_count(), 3u);
   v1::GetPerformanceMetricsResponse perf;
   ASSERT_TRUE(Call(&v1::QueryService::Stub::GetPerformanceMetrics,
-                   v1::GetPerformanceMetricsRequest{}, &perf).ok());
+                   v1::GetPerformanceMetricsRequest{}, &perf)
+                  .ok());
   EXPECT_EQ(perf.trace_count(), 3u);
   EXPECT_EQ(perf.event_count(), 3u);
 }

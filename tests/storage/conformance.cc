@@ -56,10 +56,10 @@ void StorageConformanceTest::TearDown() { storage_.reset(); }
 
 namespace {
 
+using raceway::v1::Event;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAreArray;
-using raceway::v1::Event;
 
 constexpr int64_t kBaseNs = 1767225600LL * 1000000000LL;  // 2026-01-01T00:00:00Z
 
@@ -280,7 +280,9 @@ std::vector<Event> EveryKind(const std::string& trace) {
 
 void ExpectSameEvent(const Event& got, const Event& want) {
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(got, want))
-      << "got:\n" << got.DebugString() << "want:\n" << want.DebugString();
+      << "got:\n"
+      << got.DebugString() << "want:\n"
+      << want.DebugString();
   EXPECT_EQ(Bytes(got), Bytes(want));
 }
 
@@ -345,7 +347,8 @@ std::string Snapshot(Storage& s, const std::vector<std::string>& operations) {
   for (const TraceSummary& t : AllTraces(s)) {
     absl::StrAppend(&out, "trace ", t.trace_id, " n=", t.event_count, " ", t.first_ns, "..",
                     t.last_ns, " [", absl::StrJoin(t.services, ","), "]\n");
-    for (const Event& e : Ok(s.GetTraceEvents(t.trace_id))) absl::StrAppend(&out, "  ", e.id(), "\n");
+    for (const Event& e : Ok(s.GetTraceEvents(t.trace_id)))
+      absl::StrAppend(&out, "  ", e.id(), "\n");
   }
   for (const VariableAccess& a : AllAccesses(s, "", {}, 50)) {
     absl::StrAppend(&out, "access ", a.variable, " ", a.timestamp_ns, " ", a.event_id, " ",
@@ -372,8 +375,8 @@ std::string Snapshot(Storage& s, const std::vector<std::string>& operations) {
     absl::StrAppend(&out, "bysvc ", d.name, " ", d.count, " ", Fmt(d.avg_duration_ns), "\n");
   }
   for (const Baseline& b : Ok(s.GetBaselines(operations))) {
-    absl::StrAppend(&out, "baseline ", b.operation, " ", b.count, " ", Fmt(b.mean), " ",
-                    Fmt(b.m2), " ", Fmt(b.min), " ", Fmt(b.max), "\n");
+    absl::StrAppend(&out, "baseline ", b.operation, " ", b.count, " ", Fmt(b.mean), " ", Fmt(b.m2),
+                    " ", Fmt(b.min), " ", Fmt(b.max), "\n");
   }
   return out;
 }
@@ -928,9 +931,9 @@ TEST_P(StorageConformanceTest, ListTracesPagesNeitherSkipNorRepeatWhileWriting) 
   for (size_t i = 0; i < seen.size(); ++i) {
     EXPECT_TRUE(ids.insert(seen[i].trace_id).second) << "repeated " << seen[i].trace_id;
     if (i > 0) {
-      EXPECT_TRUE(seen[i - 1].last_ns > seen[i].last_ns ||
-                  (seen[i - 1].last_ns == seen[i].last_ns &&
-                   seen[i - 1].trace_id > seen[i].trace_id));
+      EXPECT_TRUE(
+          seen[i - 1].last_ns > seen[i].last_ns ||
+          (seen[i - 1].last_ns == seen[i].last_ns && seen[i - 1].trace_id > seen[i].trace_id));
     }
   }
   for (const std::string& t : initial) {
@@ -999,7 +1002,8 @@ TEST_P(StorageConformanceTest, VariableAccessIndex) {
   auto first = Ok(s.GetVariableAccesses("", {}, {1, ""}));
   ASSERT_EQ(first.items[0].variable, "balance");
   EXPECT_EQ(Ok(s.GetVariableAccesses("config", {}, {100, first.next_page_token})).items.size(), 4u);
-  EXPECT_EQ(Ok(s.GetVariableAccesses("balance", {}, {100, first.next_page_token})).items.size(), 5u);
+  EXPECT_EQ(Ok(s.GetVariableAccesses("balance", {}, {100, first.next_page_token})).items.size(),
+            5u);
   EXPECT_EQ(Ok(s.GetVariableAccesses("a", {}, {100, first.next_page_token})).items.size(), 0u);
 }
 
@@ -1052,16 +1056,15 @@ TEST_P(StorageConformanceTest, BaselinesMatchSinglePassWelford) {
       }
       e.mutable_metadata()->set_duration_ns(1000 + rng() % 100000);
     }
-    want[raceway::model::OperationKey(e)].Add(
-        static_cast<double>(*raceway::model::DurationNs(e)));
+    want[raceway::model::OperationKey(e)].Add(static_cast<double>(*raceway::model::DurationNs(e)));
     events.push_back(e);
   }
   for (size_t i = 0; i < events.size(); i += 17) {
-    Write(s, std::vector<Event>(events.begin() + i,
-                                events.begin() + std::min(events.size(), i + 17)));
+    Write(s,
+          std::vector<Event>(events.begin() + i, events.begin() + std::min(events.size(), i + 17)));
   }
-  auto got = Ok(s.GetBaselines({"FunctionCall(a)", "nope", "HttpResponse(200)",
-                                "FunctionCall(b)", "FunctionCall(a)"}));
+  auto got = Ok(s.GetBaselines(
+      {"FunctionCall(a)", "nope", "HttpResponse(200)", "FunctionCall(b)", "FunctionCall(a)"}));
   ASSERT_EQ(got.size(), 3u);  // Missing keys omitted, duplicates once.
   EXPECT_EQ(got[0].operation, "FunctionCall(a)");
   EXPECT_EQ(got[1].operation, "HttpResponse(200)");
@@ -1184,12 +1187,14 @@ TEST_P(StorageConformanceTest, ServiceAggregates) {
   TimeRange only_t2;
   only_t2.start_ns = kBaseNs + 9000;
   rows.clear();
-  for (const auto& c : Ok(s.ListServiceCalls(only_t2))) rows.push_back(c.from_service + ">" + c.to_service + " " + c.link_type);
+  for (const auto& c : Ok(s.ListServiceCalls(only_t2)))
+    rows.push_back(c.from_service + ">" + c.to_service + " " + c.link_type);
   EXPECT_THAT(rows, ElementsAre("A>C HttpCall", "A>C MessageQueue", "A>C Parent"));
   TimeRange only_t1;
   only_t1.end_ns = kBaseNs + 6000;
   rows.clear();
-  for (const auto& c : Ok(s.ListServiceCalls(only_t1))) rows.push_back(c.from_service + ">" + c.to_service + " " + c.link_type);
+  for (const auto& c : Ok(s.ListServiceCalls(only_t1)))
+    rows.push_back(c.from_service + ">" + c.to_service + " " + c.link_type);
   EXPECT_THAT(rows, ElementsAre("A>B Parent"));
   TimeRange gap;  // Overlaps no trace's activity.
   gap.start_ns = kBaseNs + 6000;
@@ -1256,12 +1261,12 @@ TEST_P(StorageConformanceTest, SpanLinkTypeIsOrderFree) {
     return e;
   };
   Event caller = span_event("u", "", "front");
-  Event plain = span_event("d", "u", "back");                  // HttpCall, priority 2
-  Event db = span_event("d", "u", "back");                     // DatabaseQuery, priority 1
+  Event plain = span_event("d", "u", "back");  // HttpCall, priority 2
+  Event db = span_event("d", "u", "back");     // DatabaseQuery, priority 1
   db.mutable_database_query()->set_query("SELECT 1");
-  Event tagged = span_event("d", "u", "back");                 // GrpcCall, priority 0
+  Event tagged = span_event("d", "u", "back");  // GrpcCall, priority 0
   (*tagged.mutable_metadata()->mutable_tags())["link_type"] = "GrpcCall";
-  Event bogus = span_event("d", "u", "back");                  // Unknown tag: ignored.
+  Event bogus = span_event("d", "u", "back");  // Unknown tag: ignored.
   (*bogus.mutable_metadata()->mutable_tags())["link_type"] = "Carrier pigeon";
   std::vector<Event> all{caller, plain, db, tagged, bogus};
   std::vector<int> order{0, 1, 2, 3, 4};
@@ -1314,7 +1319,8 @@ TEST_P(StorageConformanceTest, RetentionDeletesOldTracesAndTheirRows) {
   EXPECT_EQ(services[0].event_count, 1u);
   EXPECT_EQ(services[0].trace_count, 1u);
   std::vector<std::string> rows;
-  for (const auto& c : Ok(s.ListServiceCalls({}))) rows.push_back(c.from_service + ">" + c.to_service + " " + c.link_type);
+  for (const auto& c : Ok(s.ListServiceCalls({})))
+    rows.push_back(c.from_service + ">" + c.to_service + " " + c.link_type);
   EXPECT_THAT(rows, ElementsAre("A>C HttpCall", "A>C MessageQueue", "A>C Parent"));
   auto vars = Ok(s.TopVariables({}, 10));
   ASSERT_EQ(vars.size(), 1u);

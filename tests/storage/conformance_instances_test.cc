@@ -41,8 +41,7 @@ class OwningStorage final : public Storage {
                                                 uint64_t* total) override {
     return inner_->ListTraces(f, p, total);
   }
-  absl::StatusOr<Page<VariableAccess>> GetVariableAccesses(const std::string& v,
-                                                           const TimeRange& r,
+  absl::StatusOr<Page<VariableAccess>> GetVariableAccesses(const std::string& v, const TimeRange& r,
                                                            const PageRequest& p) override {
     return inner_->GetVariableAccesses(v, r, p);
   }

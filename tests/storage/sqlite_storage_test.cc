@@ -23,8 +23,8 @@
 namespace raceway::storage::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using raceway::v1::Event;
+using ::testing::HasSubstr;
 
 constexpr int64_t kBaseNs = 1767225600LL * 1000000000LL;
 
@@ -281,8 +281,9 @@ TEST(SqliteStorageTest, RawSchemaHoldsDerivedRows) {
   EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM trace_roots"), 2);  // parent, access
   EXPECT_EQ(QueryInt(path, "SELECT length(id) FROM events LIMIT 1"), 16);
   // JSON columns are valid JSON that SQL can query.
-  EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM events WHERE json_valid(kind_json) AND "
-                           "json_valid(metadata_json)"),
+  EXPECT_EQ(QueryInt(path,
+                     "SELECT COUNT(*) FROM events WHERE json_valid(kind_json) AND "
+                     "json_valid(metadata_json)"),
             3);
   SQLite::Database db(path, SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("SELECT json_extract(kind_json, '$.new_value') FROM events "
@@ -302,21 +303,20 @@ TEST(SqliteStorageTest, RawSchemaHoldsDerivedRows) {
                 .getString(),
             "5");
   EXPECT_EQ(db.execAndGet("SELECT lock_set_json FROM cross_trace_index").getString(), "[\"m\"]");
-  EXPECT_EQ(db.execAndGet("SELECT lower(hex(trace_id)) FROM trace_summaries").getString(),
-            [&] {
-              std::string t = trace;
-              t.erase(std::remove(t.begin(), t.end(), '-'), t.end());
-              return t;
-            }());
+  EXPECT_EQ(db.execAndGet("SELECT lower(hex(trace_id)) FROM trace_summaries").getString(), [&] {
+    std::string t = trace;
+    t.erase(std::remove(t.begin(), t.end(), '-'), t.end());
+    return t;
+  }());
   // Retention removes waiting rows of deleted traces.
   Event orphan = Ev(raceway::model::NewUuidV4(), 5);
   orphan.set_parent_id(raceway::model::NewUuidV4());
   ASSERT_TRUE(Write(*s, {orphan}).ok());
   EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM waiting_children"), 1);
   EXPECT_EQ(*s->DeleteTracesBefore(kBaseNs + 1000), 2u);
-  for (const char* table : {"events", "causal_edges", "trace_roots", "waiting_children",
-                            "cross_trace_index", "trace_summaries", "trace_services",
-                            "trace_kinds", "trace_variables", "service_calls"}) {
+  for (const char* table :
+       {"events", "causal_edges", "trace_roots", "waiting_children", "cross_trace_index",
+        "trace_summaries", "trace_services", "trace_kinds", "trace_variables", "service_calls"}) {
     EXPECT_EQ(QueryInt(path, std::string("SELECT COUNT(*) FROM ") + table), 0) << table;
   }
   EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM baseline_metrics"), 1);

@@ -20,9 +20,9 @@
 namespace raceway::storage {
 namespace {
 
+using raceway::v1::Event;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using raceway::v1::Event;
 
 // ------------------------------------------------------------ migrations
 
@@ -73,7 +73,8 @@ TEST(MigrationsTest, AppliesPendingInOrderUnderTheLock) {
   FakeTarget t;
   ASSERT_TRUE(Migrate(t, "sqlite", true).ok());
   std::vector<std::string> want{"lock", "ensure", "applied"};
-  for (const auto& m : CompiledMigrations("sqlite")) want.push_back("apply " + std::to_string(m.version));
+  for (const auto& m : CompiledMigrations("sqlite"))
+    want.push_back("apply " + std::to_string(m.version));
   want.push_back("unlock");
   EXPECT_EQ(t.log, want);
   t.log.clear();
@@ -214,7 +215,9 @@ void ExpectParsesBackTo(const std::string& json, const M& want) {
   auto st = google::protobuf::util::JsonStringToMessage(json, &got);
   ASSERT_TRUE(st.ok()) << st << "\n" << json;
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(got, want))
-      << json << "\n" << got.DebugString() << "\nwant\n" << want.DebugString();
+      << json << "\n"
+      << got.DebugString() << "\nwant\n"
+      << want.DebugString();
 }
 
 TEST(EventJsonTest, IsTheProto3JsonMapping) {
@@ -226,12 +229,14 @@ TEST(EventJsonTest, IsTheProto3JsonMapping) {
   EXPECT_EQ(common::StringArrayJson(e.lock_set()), "[\"m\\\"x\"]");
   EXPECT_THAT(common::MessageJson(e.metadata()),
               HasSubstr("\"tags\":{\"a\":\"line\\nbreak\\u0001\",\"b\":\"2\"}"));
-  EXPECT_THAT(common::MessageJson(e.metadata()), HasSubstr("\"duration_ns\":\"18446744073709551615\""));
+  EXPECT_THAT(common::MessageJson(e.metadata()),
+              HasSubstr("\"duration_ns\":\"18446744073709551615\""));
   // Every kind, as the storage suite's events.
   Event sc;
   sc.mutable_state_change()->set_variable("v");
   sc.mutable_state_change()->set_access_type(raceway::v1::ACCESS_TYPE_ATOMIC_RMW);
-  EXPECT_EQ(common::KindJson(sc), "{\"variable\":\"v\",\"access_type\":\"ACCESS_TYPE_ATOMIC_RMW\"}");
+  EXPECT_EQ(common::KindJson(sc),
+            "{\"variable\":\"v\",\"access_type\":\"ACCESS_TYPE_ATOMIC_RMW\"}");
   Event none;
   EXPECT_EQ(common::KindJson(none), "{}");
   EXPECT_EQ(common::CausalityJson(none), "");
@@ -244,8 +249,13 @@ TEST(EventJsonTest, IsTheProto3JsonMapping) {
 
 TEST(EventJsonTest, InvalidUtf8IsReplaced) {
   raceway::v1::Metadata m;
-  m.set_thread_id(std::string("a\xff" "b\xc3", 4));
-  EXPECT_EQ(common::MessageJson(m), "{\"thread_id\":\"a\xEF\xBF\xBD" "b\xEF\xBF\xBD\"}");
+  m.set_thread_id(
+      std::string("a\xff"
+                  "b\xc3",
+                  4));
+  EXPECT_EQ(common::MessageJson(m),
+            "{\"thread_id\":\"a\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD\"}");
 }
 
 TEST(EventJsonTest, StringArraysRoundTrip) {

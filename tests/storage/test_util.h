@@ -17,9 +17,9 @@ class TempDir {
   TempDir() {
     static std::atomic<int> counter{0};
     const char* tmp = std::getenv("TMPDIR");
-    path_ = std::filesystem::path(tmp ? tmp : "/tmp") /
-            ("raceway-storage-test-" + std::to_string(::getpid()) + "-" +
-             std::to_string(counter++));
+    path_ =
+        std::filesystem::path(tmp ? tmp : "/tmp") /
+        ("raceway-storage-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }

@@ -58,8 +58,7 @@ void SetTime(Event& e, int64_t ns) {
 // `negative_zero`: include a -0.0 number, which survives every backend (the
 // payload is the serialized proto) but not JSON Lines (protobuf's JSON
 // printer writes it as 0).
-std::vector<Event> RichEvents(int traces, int per_trace, uint64_t seed,
-                              bool negative_zero = true) {
+std::vector<Event> RichEvents(int traces, int per_trace, uint64_t seed, bool negative_zero = true) {
   std::mt19937_64 rng(seed);
   const int64_t base = 1767225600LL * 1000000000LL;
   std::vector<Event> out;
@@ -124,8 +123,8 @@ std::vector<Event> RichEvents(int traces, int per_trace, uint64_t seed,
           h->set_method("POST");
           h->set_url("https://example.test/pay?x=1&y=2");
           (*h->mutable_headers())["content-type"] = "application/json";
-          (*h->mutable_body()->mutable_struct_value()->mutable_fields())["amount"]
-              .set_number_value(12.5);
+          (*h->mutable_body()->mutable_struct_value()->mutable_fields())["amount"].set_number_value(
+              12.5);
           break;
         }
         case 4: {
@@ -372,7 +371,7 @@ TEST(DataToolsTest, CommandLineMigrateExportImport) {
   { ASSERT_TRUE(OpenUrlCleared(my).ok()); }
   const std::string log = dir.File("log.txt");
   EXPECT_EQ(Shell(absl::StrCat("cd ", dir.File(""), " && ", cli, " migrate --from '", src,
-                             "' --to '", my, "' --batch 50 2>", log)),
+                               "' --to '", my, "' --batch 50 2>", log)),
             0);
   std::ifstream l(log);
   std::stringstream text;
@@ -382,12 +381,12 @@ TEST(DataToolsTest, CommandLineMigrateExportImport) {
   EXPECT_NE(text.str().find("0 mismatched"), std::string::npos) << text.str();
   // Idempotent re-run.
   EXPECT_EQ(Shell(absl::StrCat("cd ", dir.File(""), " && ", cli, " migrate --quiet --from '", src,
-                             "' --to '", my, "' 2>/dev/null")),
+                               "' --to '", my, "' 2>/dev/null")),
             0);
   const std::string jsonl = dir.File("out.jsonl");
   EXPECT_EQ(Shell(absl::StrCat(cli, " export --quiet --from '", my, "' --out ", jsonl)), 0);
   EXPECT_EQ(Shell(absl::StrCat(cli, " import --quiet --to 'sqlite://", dir.File("dst.db"),
-                             "' --in ", jsonl)),
+                               "' --in ", jsonl)),
             0);
   auto dst = OpenUrl("sqlite://" + dir.File("dst.db"));
   ASSERT_TRUE(dst.ok());

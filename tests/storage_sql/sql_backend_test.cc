@@ -14,18 +14,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <pqxx/pqxx>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <pqxx/pqxx>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "tests/support/tsan_uninstrumented.h"
 #include "libs/model/uuid.h"
 #include "libs/storage/factory.h"
 #include "libs/storage/migrations.h"
@@ -35,6 +33,7 @@
 #include "tests/storage_sql/sql_test_util.h"
 #include "tests/support/events.h"
 #include "tests/support/test_env.h"
+#include "tests/support/tsan_uninstrumented.h"
 
 namespace raceway::storage::testing {
 namespace {
@@ -184,10 +183,10 @@ TEST(MysqlPoolTest, KilledConnectionsAreReplacedTransparently) {
   const std::vector<Event> batch = MakeBatch(50, 5, 4);
   ASSERT_TRUE(Write(s, batch).ok());
   // Kill every session of this storage from an outside connection.
-  auto ids = QueryMysql(url,
-                        absl::StrCat("SELECT GROUP_CONCAT(id) FROM information_schema.processlist"
-                                     " WHERE db = '", DatabaseOf(url),
-                                     "' AND id <> CONNECTION_ID()"));
+  auto ids =
+      QueryMysql(url, absl::StrCat("SELECT GROUP_CONCAT(id) FROM information_schema.processlist"
+                                   " WHERE db = '",
+                                   DatabaseOf(url), "' AND id <> CONNECTION_ID()"));
   ASSERT_TRUE(ids.ok()) << ids.status();
   ASSERT_FALSE(ids->empty());
   for (absl::string_view id : absl::StrSplit(*ids, ',')) {
@@ -378,8 +377,7 @@ void ConcurrentMigrationTest(const std::string& backend, const std::string& url,
   for (auto& t : threads) t.join();
   for (const absl::Status& st : results) EXPECT_TRUE(st.ok()) << st;
   const std::string dialect = backend == "mysql" ? "mysql" : "postgres";
-  EXPECT_EQ(AppliedCount(backend, reset_url),
-            static_cast<int>(CompiledMigrations(dialect).size()));
+  EXPECT_EQ(AppliedCount(backend, reset_url), static_cast<int>(CompiledMigrations(dialect).size()));
 }
 
 TEST(MigrationTest, PostgresConcurrentOpenersMigrateOnce) {

@@ -10,8 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/storage/conformance.h"
-#include "tests/support/tsan_uninstrumented.h"
 #include "tests/storage_sql/sql_test_util.h"
+#include "tests/support/tsan_uninstrumented.h"
 
 namespace raceway::storage::testing {
 namespace {
@@ -23,8 +23,9 @@ absl::StatusOr<std::unique_ptr<Storage>> Open(const char* env, const char* backe
   const char* url = std::getenv(env);
   if (url == nullptr || *url == '\0') {
     return absl::FailedPreconditionError(
-        absl::StrCat(env, " is not set: run through scripts/test or source the env.sh of "
-                          "tests/support/testdb.sh"));
+        absl::StrCat(env,
+                     " is not set: run through scripts/test or source the env.sh of "
+                     "tests/support/testdb.sh"));
   }
   std::string target = url;
   if (suffix != nullptr) {

@@ -88,14 +88,14 @@ absl::StatusOr<std::string> QueryMysql(const std::string& url, const std::string
 absl::Status EnsurePostgresDatabase(const std::string& url) {
   const std::string db = DatabaseOf(url);
   const std::string admin = WithDatabase(url, "postgres");
-  auto exists = QueryPostgres(admin, absl::StrCat("SELECT 1 FROM pg_database WHERE datname = '",
-                                                  db, "'"));
+  auto exists =
+      QueryPostgres(admin, absl::StrCat("SELECT 1 FROM pg_database WHERE datname = '", db, "'"));
   if (!exists.ok()) return exists.status();
   if (!exists->empty()) return absl::OkStatus();
   absl::Status st = ExecPostgres(admin, absl::StrCat("CREATE DATABASE \"", db, "\""));
   // A concurrent creator may have won the race.
-  auto again = QueryPostgres(admin, absl::StrCat("SELECT 1 FROM pg_database WHERE datname = '",
-                                                 db, "'"));
+  auto again =
+      QueryPostgres(admin, absl::StrCat("SELECT 1 FROM pg_database WHERE datname = '", db, "'"));
   if (again.ok() && !again->empty()) return absl::OkStatus();
   return st;
 }

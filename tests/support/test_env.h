@@ -23,14 +23,14 @@ inline bool RunningInCi() { return !EnvOrEmpty("CI").empty(); }
 }  // namespace raceway::testing
 
 // Declares `std::string var` = getenv(name), or fails (CI) / skips (by hand).
-#define RACEWAY_REQUIRE_ENV(var, name)                                              \
-  const std::string var = ::raceway::testing::EnvOrEmpty(name);                     \
-  if (var.empty()) {                                                                \
-    if (::raceway::testing::RunningInCi()) {                                        \
-      FAIL() << name << " is not set: run the tests through scripts/test";          \
-    }                                                                               \
-    GTEST_SKIP() << name << " is not set; run scripts/test (or source "            \
-                 << "the env.sh written by tests/support/testdb.sh start DIR)";     \
+#define RACEWAY_REQUIRE_ENV(var, name)                                          \
+  const std::string var = ::raceway::testing::EnvOrEmpty(name);                 \
+  if (var.empty()) {                                                            \
+    if (::raceway::testing::RunningInCi()) {                                    \
+      FAIL() << name << " is not set: run the tests through scripts/test";      \
+    }                                                                           \
+    GTEST_SKIP() << name << " is not set; run scripts/test (or source "         \
+                 << "the env.sh written by tests/support/testdb.sh start DIR)"; \
   }
 
 #endif  // RACEWAY_TESTS_SUPPORT_TEST_ENV_H_

@@ -145,8 +145,8 @@ std::vector<Event> TraceGenerator::NextTrace() {
   uint64_t counter = 0;
   int64_t workers_end = t;
   for (int k = 1; k <= shape_.threads; ++k) {
-    const TraceBuilder::Where w{"gateway", "gateway-0", absl::StrCat("worker-", k), span_a, "",
-                                4242};
+    const TraceBuilder::Where w{"gateway", "gateway-0", absl::StrCat("worker-", k),
+                                span_a,    "",          4242};
     int64_t tw = t0 + k * 7000;
     std::string last = root_id;
     auto next = [&](size_t i) {
@@ -243,7 +243,8 @@ std::vector<Event> TraceGenerator::NextTrace() {
   b.at(query).mutable_database_query()->set_database("ledger");
   b.at(query).mutable_database_query()->set_duration_ms(query_ms);
   b.at(query).mutable_metadata()->set_duration_ns(query_ms * 1000000);
-  const size_t result = b.Add(ledger, b.at(query).id(), tl += static_cast<int64_t>(query_ms) * 1000000);
+  const size_t result =
+      b.Add(ledger, b.at(query).id(), tl += static_cast<int64_t>(query_ms) * 1000000);
   b.at(result).mutable_database_result()->set_rows_affected(1);
 
   t = tl + 200000;
@@ -277,7 +278,8 @@ std::string LoadReport::ToText() const {
   absl::StrAppend(&out, "recorded ", recorded, " events in ", traces, " traces; ", batches,
                   " batches acked\n");
   char line[256];
-  std::snprintf(line, sizeof(line), "committed %llu events (accepted %llu, duplicate %llu) in %.2f s = %.0f events/s\n",
+  std::snprintf(line, sizeof(line),
+                "committed %llu events (accepted %llu, duplicate %llu) in %.2f s = %.0f events/s\n",
                 static_cast<unsigned long long>(acked), static_cast<unsigned long long>(accepted),
                 static_cast<unsigned long long>(duplicate), seconds, committed_per_second);
   out += line;
@@ -342,8 +344,7 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& options, storage::EventRea
   client::ClientOptions client_options = options.client;
   auto user_callback = client_options.on_batch_done;
   client_options.on_batch_done = [shared, verify, user_callback](const client::BatchOutcome& o) {
-    const double ms =
-        std::chrono::duration<double, std::milli>(o.completed - o.last_sent).count();
+    const double ms = std::chrono::duration<double, std::milli>(o.completed - o.last_sent).count();
     {
       std::lock_guard<std::mutex> lk(shared->mu);
       if (o.status.ok()) shared->latencies_ms.push_back(ms);
@@ -395,8 +396,10 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& options, storage::EventRea
           if (per_producer_rate > 0) {
             next_at += std::chrono::duration_cast<Clock::duration>(interval);
             const auto now = Clock::now();
-            if (next_at > now + std::chrono::milliseconds(1)) std::this_thread::sleep_until(next_at);
-            if (now - next_at > std::chrono::seconds(1)) next_at = now;  // Do not burst after a stall.
+            if (next_at > now + std::chrono::milliseconds(1))
+              std::this_thread::sleep_until(next_at);
+            if (now - next_at > std::chrono::seconds(1))
+              next_at = now;  // Do not burst after a stall.
           }
           absl::Status s = client->RecordWait(std::move(event), std::chrono::seconds(30));
           if (absl::IsFailedPrecondition(s)) {
@@ -409,8 +412,8 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& options, storage::EventRea
     });
   }
 
-  const auto deadline = options.duration.count() > 0 ? start + options.duration
-                                                     : Clock::time_point::max();
+  const auto deadline =
+      options.duration.count() > 0 ? start + options.duration : Clock::time_point::max();
   auto last_report = start;
   uint64_t last_acked = 0;
   while (producers_done.load() < options.producers) {

@@ -61,8 +61,8 @@ struct LoadOptions {
   // (0 = no limit; at least one must be set).
   std::chrono::milliseconds duration{0};
   uint64_t events = 0;
-  double rate = 0;     // Events/s over all producers; 0 = as fast as possible.
-  int producers = 1;   // Generator threads.
+  double rate = 0;    // Events/s over all producers; 0 = as fast as possible.
+  int producers = 1;  // Generator threads.
   TraceShape shape;
   uint64_t seed = 1;
   bool verify = false;  // Keep acked ids per trace for Verify().
@@ -73,7 +73,7 @@ struct LoadOptions {
 
 struct LoadReport {
   uint64_t recorded = 0;
-  uint64_t acked = 0;            // accepted + duplicate: committed.
+  uint64_t acked = 0;  // accepted + duplicate: committed.
   uint64_t accepted = 0;
   uint64_t duplicate = 0;
   uint64_t rejected = 0;
@@ -83,8 +83,8 @@ struct LoadReport {
   uint64_t server_refusals = 0;
   uint64_t batches = 0;
   uint64_t traces = 0;
-  double seconds = 0;              // First Record to the end of the final Flush.
-  double committed_per_second = 0; // acked / seconds.
+  double seconds = 0;               // First Record to the end of the final Flush.
+  double committed_per_second = 0;  // acked / seconds.
   double ack_p50_ms = 0, ack_p90_ms = 0, ack_p99_ms = 0, ack_max_ms = 0;
   absl::Status flush_status;
   // Verification (when run).

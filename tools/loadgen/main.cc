@@ -99,7 +99,9 @@ bool ParseFlags(int argc, char** argv, Flags* f, std::string* error) {
   with_value["max-buffered-events"] = u64(&max_buffered);
   with_value["duration"] = u64(&duration);
   with_value["events"] = u64(&f->load.events);
-  with_value["rate"] = [&](const std::string& v) { return absl::SimpleAtod(v, &rate) && rate >= 0; };
+  with_value["rate"] = [&](const std::string& v) {
+    return absl::SimpleAtod(v, &rate) && rate >= 0;
+  };
   with_value["producers"] = [&](const std::string& v) {
     return absl::SimpleAtoi(v, &producers) && producers > 0 && producers <= 64;
   };

@@ -35,8 +35,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "libs/storage/factory.h"
 #include "libs/service/config.h"
+#include "libs/storage/factory.h"
 #include "libs/storage/tools/copy.h"
 #include "tools/raceway/service_commands.h"
 
@@ -81,7 +81,8 @@ absl::StatusOr<Args> Parse(int argc, char** argv) {
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
     } else if (!IsFlag(name)) {
-      if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+      if (i + 1 >= argc)
+        return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
       value = argv[++i];
     }
     if (IsFlag(name)) {
@@ -132,10 +133,9 @@ absl::StatusOr<uint32_t> BatchSize(const Args& a) {
 absl::StatusOr<std::unique_ptr<Storage>> Open(const std::string& url, bool source) {
   auto options = raceway::storage::StorageOptionsFromUrl(url);
   if (!options.ok()) return options.status();
-  if (source && options->backend == "sqlite" &&
-      !std::filesystem::exists(options->sqlite_path)) {
-    return absl::NotFoundError(absl::StrCat("source database ", options->sqlite_path,
-                                            " does not exist"));
+  if (source && options->backend == "sqlite" && !std::filesystem::exists(options->sqlite_path)) {
+    return absl::NotFoundError(
+        absl::StrCat("source database ", options->sqlite_path, " does not exist"));
   }
   if (source && options->backend == "memory") {
     return absl::InvalidArgumentError("memory:// cannot be a source (it starts empty)");
@@ -145,9 +145,8 @@ absl::StatusOr<std::unique_ptr<Storage>> Open(const std::string& url, bool sourc
   options->auto_migrate = !source;
   auto s = raceway::storage::OpenStorage(*options);
   if (!s.ok()) {
-    return absl::Status(s.status().code(),
-                        absl::StrCat("opening ", source ? "source" : "target", " ", url, ": ",
-                                     s.status().message()));
+    return absl::Status(s.status().code(), absl::StrCat("opening ", source ? "source" : "target",
+                                                        " ", url, ": ", s.status().message()));
   }
   return s;
 }
@@ -189,8 +188,8 @@ int Fail(const absl::Status& st) {
 }
 
 int CopyCommand(const Args& a) {
-  if (absl::Status st = CheckKnown(a, {"from", "to", "batch", "checkpoint", "no-checkpoint",
-                                       "no-verify", "quiet"});
+  if (absl::Status st = CheckKnown(
+          a, {"from", "to", "batch", "checkpoint", "no-checkpoint", "no-verify", "quiet"});
       !st.ok()) {
     return Fail(st);
   }
@@ -211,8 +210,8 @@ int CopyCommand(const Args& a) {
     auto it = a.values.find("checkpoint");
     options.checkpoint_path =
         it != a.values.end() ? it->second : DefaultCheckpoint(*from_url, *to_url);
-    options.checkpoint_key = absl::StrCat((*from)->BackendName(), " -> ", (*to)->BackendName(),
-                                          " ", DefaultCheckpoint(*from_url, *to_url));
+    options.checkpoint_key = absl::StrCat((*from)->BackendName(), " -> ", (*to)->BackendName(), " ",
+                                          DefaultCheckpoint(*from_url, *to_url));
   }
   const bool quiet = a.flags.contains("quiet");
   ProgressLine line(quiet);
@@ -360,8 +359,8 @@ int ImportCommand(const Args& a) {
 
 int main(int argc, char** argv) {
   if (argc >= 2) {
-    const int rc = raceway::cli::RunServiceCommand(
-        argv[1], std::vector<std::string>(argv + 2, argv + argc));
+    const int rc =
+        raceway::cli::RunServiceCommand(argv[1], std::vector<std::string>(argv + 2, argv + argc));
     if (rc >= 0) return rc;
   }
   auto args = Parse(argc, argv);

@@ -71,10 +71,14 @@ std::string Value(const Options& o, const std::string& key, const char* env,
 int ExitFor(const grpc::Status& s) {
   std::cerr << "raceway: " << s.error_message() << " (gRPC code " << s.error_code() << ")\n";
   switch (s.error_code()) {
-    case grpc::StatusCode::NOT_FOUND: return kNotFound;
-    case grpc::StatusCode::INVALID_ARGUMENT: return kInvalid;
-    case grpc::StatusCode::UNAVAILABLE: return kUnreachable;
-    default: return kFailure;
+    case grpc::StatusCode::NOT_FOUND:
+      return kNotFound;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return kInvalid;
+    case grpc::StatusCode::UNAVAILABLE:
+      return kUnreachable;
+    default:
+      return kFailure;
   }
 }
 
@@ -115,13 +119,13 @@ class QueryClient {
  public:
   explicit QueryClient(const Options& o)
       : key_(Value(o, "key", "RACEWAY_API_KEY", "")),
-        stub_(v1::QueryService::NewStub(grpc::CreateChannel(
-            Value(o, "server", "RACEWAY_QUERY_ADDR", "127.0.0.1:50052"),
-            grpc::InsecureChannelCredentials()))) {}
+        stub_(v1::QueryService::NewStub(
+            grpc::CreateChannel(Value(o, "server", "RACEWAY_QUERY_ADDR", "127.0.0.1:50052"),
+                                grpc::InsecureChannelCredentials()))) {}
 
   template <typename Req, typename Resp>
   grpc::Status Call(grpc::Status (v1::QueryService::Stub::*m)(grpc::ClientContext*, const Req&,
-                                                             Resp*),
+                                                              Resp*),
                     const Req& req, Resp* resp) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
@@ -148,7 +152,8 @@ int Traces(const Options& o) {
   QueryClient c(o);
   v1::ListTracesRequest req;
   uint32_t limit = 20;
-  if (auto it = o.values.find("limit"); it != o.values.end() && !absl::SimpleAtoi(it->second, &limit)) {
+  if (auto it = o.values.find("limit");
+      it != o.values.end() && !absl::SimpleAtoi(it->second, &limit)) {
     std::cerr << "raceway: --limit must be a number\n";
     return kUsage;
   }
@@ -247,9 +252,8 @@ int Audit(const Options& o) {
     (void)google::protobuf::util::MessageToJsonString(a.old_value(), &old_v);
     (void)google::protobuf::util::MessageToJsonString(a.new_value(), &new_v);
     t.Add({Time(a.timestamp()), a.thread_id(),
-           std::string(v1::AccessType_Name(a.access_type()).substr(12)), old_v, new_v,
-           a.location(), a.has_causal_link_to_previous() ? "yes" : "no",
-           a.is_race() ? "RACE" : ""});
+           std::string(v1::AccessType_Name(a.access_type()).substr(12)), old_v, new_v, a.location(),
+           a.has_causal_link_to_previous() ? "yes" : "no", a.is_race() ? "RACE" : ""});
   }
   t.Print(std::cout);
   return kOk;
@@ -319,8 +323,8 @@ int GlobalRaces(const Options& o) {
 int Health(const Options& o) {
   QueryClient c(o);
   v1::GetServiceHealthResponse resp;
-  if (auto s = c.Call(&v1::QueryService::Stub::GetServiceHealth, v1::GetServiceHealthRequest{},
-                      &resp);
+  if (auto s =
+          c.Call(&v1::QueryService::Stub::GetServiceHealth, v1::GetServiceHealthRequest{}, &resp);
       !s.ok()) {
     return ExitFor(s);
   }
@@ -387,10 +391,13 @@ int Serve(const std::vector<std::string>& args) {
   }
   std::cout << "Raceway is running on " << config->storage.backend
             << (config->storage.backend == "sqlite" ? " (" + config->storage.sqlite_path + ")" : "")
-            << "\n  ingest gRPC   127.0.0.1:" << (*ingest)->grpc_port()
-            << "\n  ingest HTTP   " << ((*ingest)->http_port() ? absl::StrCat("127.0.0.1:", (*ingest)->http_port(), "/events") : "off")
-            << "\n  query gRPC    127.0.0.1:" << (*query)->grpc_port()
-            << "\n  query gRPC-Web " << ((*query)->grpc_web_port() ? absl::StrCat("127.0.0.1:", (*query)->grpc_web_port()) : "off")
+            << "\n  ingest gRPC   127.0.0.1:" << (*ingest)->grpc_port() << "\n  ingest HTTP   "
+            << ((*ingest)->http_port()
+                    ? absl::StrCat("127.0.0.1:", (*ingest)->http_port(), "/events")
+                    : "off")
+            << "\n  query gRPC    127.0.0.1:" << (*query)->grpc_port() << "\n  query gRPC-Web "
+            << ((*query)->grpc_web_port() ? absl::StrCat("127.0.0.1:", (*query)->grpc_web_port())
+                                          : "off")
             << "\nTry: raceway demo --ingest 127.0.0.1:" << (*ingest)->grpc_port()
             << " && raceway traces --server 127.0.0.1:" << (*query)->grpc_port() << "\n"
             << std::flush;
@@ -489,8 +496,8 @@ int Demo(const std::vector<std::string>& args) {
   Options o = ParseOptions(args);
   const std::string addr = Value(o, "ingest", "RACEWAY_INGEST_ADDR", "127.0.0.1:50051");
   const std::string key = Value(o, "key", "RACEWAY_API_KEY", "");
-  auto stub = v1::IngestService::NewStub(
-      grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  auto stub =
+      v1::IngestService::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
   const int64_t now = absl::ToUnixNanos(absl::Now());
   v1::SubmitRequest req;
   // Ten ordinary checkouts teach the baselines (charge ~ 5 ms), then the
@@ -507,8 +514,8 @@ int Demo(const std::vector<std::string>& args) {
   v1::SubmitResponse resp;
   grpc::Status s = stub->Submit(&ctx, req, &resp);
   if (!s.ok()) return ExitFor(s);
-  std::cout << "Sent " << req.events_size() << " events (" << resp.result().accepted()
-            << " new, " << resp.result().duplicate() << " duplicate) to " << addr << ".\n"
+  std::cout << "Sent " << req.events_size() << " events (" << resp.result().accepted() << " new, "
+            << resp.result().duplicate() << " duplicate) to " << addr << ".\n"
             << "Demo trace: " << demo.id() << "\n"
             << "  two services (api -> payments over HTTP), a race on `balance`,\n"
             << "  `inventory` protected by inventory_mutex, and a slow `charge` (80 ms vs ~6 ms).\n"
@@ -532,7 +539,8 @@ int Retention(const std::vector<std::string>& args) {
   }
   Options o = ParseOptions(rest);
   uint64_t hours = config->retention_hours;
-  if (auto it = o.values.find("hours"); it != o.values.end() && !absl::SimpleAtoi(it->second, &hours)) {
+  if (auto it = o.values.find("hours");
+      it != o.values.end() && !absl::SimpleAtoi(it->second, &hours)) {
     std::cerr << "raceway retention: --hours must be a whole number\n";
     return kUsage;
   }
@@ -545,8 +553,7 @@ int Retention(const std::vector<std::string>& args) {
     std::cerr << "raceway retention: " << storage.status().message() << "\n";
     return kFailure;
   }
-  const int64_t cutoff =
-      absl::ToUnixNanos(absl::Now() - absl::Hours(static_cast<int64_t>(hours)));
+  const int64_t cutoff = absl::ToUnixNanos(absl::Now() - absl::Hours(static_cast<int64_t>(hours)));
   auto deleted = (*storage)->DeleteTracesBefore(cutoff);
   if (!deleted.ok()) {
     std::cerr << "raceway retention: " << deleted.status().message() << "\n";
@@ -560,7 +567,8 @@ int Retention(const std::vector<std::string>& args) {
 }  // namespace
 
 const char* ServiceCommandsUsage() {
-  return "  raceway serve [--config FILE] [--section.key=value ...]   ingest + query in one process\n"
+  return "  raceway serve [--config FILE] [--section.key=value ...]   ingest + query in one "
+         "process\n"
          "  raceway demo [--ingest HOST:PORT]                          send a demo trace\n"
          "  raceway traces [--limit N] [--service S]\n"
          "  raceway trace ID | races ID | critical-path ID | anomalies ID\n"
@@ -577,9 +585,11 @@ int RunServiceCommand(const std::string& command, const std::vector<std::string>
   if (command == "demo") return Demo(args);
   if (command == "retention") return Retention(args);
   static const std::map<std::string, int (*)(const Options&)> kQueries = {
-      {"traces", Traces},       {"trace", Trace},         {"races", Races},
-      {"critical-path", CriticalPath}, {"audit", Audit},  {"anomalies", Anomalies},
-      {"services", Services},   {"global-races", GlobalRaces}, {"health", Health}};
+      {"traces", Traces},     {"trace", Trace},
+      {"races", Races},       {"critical-path", CriticalPath},
+      {"audit", Audit},       {"anomalies", Anomalies},
+      {"services", Services}, {"global-races", GlobalRaces},
+      {"health", Health}};
   auto it = kQueries.find(command);
   if (it == kQueries.end()) return -1;
   const int rc = it->second(ParseOptions(args));

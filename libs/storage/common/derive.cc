@@ -24,10 +24,13 @@ LinkClass ClassifyLink(const Event& event) {
   }
   switch (event.kind_case()) {
     case Event::kHttpRequest:
-    case Event::kHttpResponse: return {"HttpCall", 1};
+    case Event::kHttpResponse:
+      return {"HttpCall", 1};
     case Event::kDatabaseQuery:
-    case Event::kDatabaseResult: return {"DatabaseQuery", 1};
-    default: return {"HttpCall", 2};
+    case Event::kDatabaseResult:
+      return {"DatabaseQuery", 1};
+    default:
+      return {"HttpCall", 2};
   }
 }
 
@@ -112,8 +115,7 @@ ServiceCallDeltas ResolveParentCalls(std::span<const PreparedEvent* const> new_e
     } else if (auto svc = resolver.StoredService(e.parent_id())) {
       add(e.trace_id(), *svc, e.metadata().service_name());
     } else {
-      resolver.AddWaitingChild(
-          {e.parent_id(), e.id(), e.trace_id(), e.metadata().service_name()});
+      resolver.AddWaitingChild({e.parent_id(), e.id(), e.trace_id(), e.metadata().service_name()});
     }
   }
   return calls;

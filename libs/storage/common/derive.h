@@ -105,12 +105,12 @@ using Key3 = std::tuple<std::string_view, std::string_view, std::string_view>;
 
 // Per-key deltas of one batch. Keys view into the batch's events.
 struct BatchAggregates {
-  std::map<std::string_view, TraceDelta> traces;         // trace
-  std::map<Key2, ServiceDelta> trace_services;           // (trace, service)
-  std::map<Key2, KindDelta> trace_kinds;                 // (trace, kind)
-  std::map<Key3, uint64_t> trace_variables;              // (trace, variable, service)
-  std::map<Key3, SpanDelta> spans;                       // (trace, span, service)
-  std::map<Key3, LinkClass> span_edges;                  // (trace, from span, to span)
+  std::map<std::string_view, TraceDelta> traces;  // trace
+  std::map<Key2, ServiceDelta> trace_services;    // (trace, service)
+  std::map<Key2, KindDelta> trace_kinds;          // (trace, kind)
+  std::map<Key3, uint64_t> trace_variables;       // (trace, variable, service)
+  std::map<Key3, SpanDelta> spans;                // (trace, span, service)
+  std::map<Key3, LinkClass> span_edges;           // (trace, from span, to span)
   std::map<std::string_view, raceway::model::WelfordStats> baselines;  // operation
 };
 BatchAggregates Aggregate(std::span<const PreparedEvent* const> new_events);
@@ -119,7 +119,7 @@ BatchAggregates Aggregate(std::span<const PreparedEvent* const> new_events);
 struct WaitingChild {
   std::string parent_id;
   std::string child_id;
-  std::string trace_id;  // The child's.
+  std::string trace_id;      // The child's.
   std::string service_name;  // The child's.
 };
 

@@ -71,13 +71,27 @@ void AppendString(std::string_view s, std::string* out) {
     }
     out->append(s.data() + run, i - run);
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
       default:
         if (c < 0x20) {
           out->append("\\u00");
@@ -152,12 +166,22 @@ void AppendValue(const google::protobuf::Value& v, std::string* out) {
     case google::protobuf::Value::kNumberValue:
       AppendDouble(v.number_value(), /*non_finite_as_null=*/true, out);
       return;
-    case google::protobuf::Value::kStringValue: AppendString(v.string_value(), out); return;
-    case google::protobuf::Value::kBoolValue: out->append(v.bool_value() ? "true" : "false"); return;
-    case google::protobuf::Value::kStructValue: AppendStruct(v.struct_value(), out); return;
-    case google::protobuf::Value::kListValue: AppendList(v.list_value(), out); return;
+    case google::protobuf::Value::kStringValue:
+      AppendString(v.string_value(), out);
+      return;
+    case google::protobuf::Value::kBoolValue:
+      out->append(v.bool_value() ? "true" : "false");
+      return;
+    case google::protobuf::Value::kStructValue:
+      AppendStruct(v.struct_value(), out);
+      return;
+    case google::protobuf::Value::kListValue:
+      AppendList(v.list_value(), out);
+      return;
     case google::protobuf::Value::kNullValue:
-    case google::protobuf::Value::KIND_NOT_SET: out->append("null"); return;
+    case google::protobuf::Value::KIND_NOT_SET:
+      out->append("null");
+      return;
   }
   out->append("null");
 }
@@ -209,8 +233,7 @@ void AppendScalar(const Message& m, const Reflection* r, const FieldDescriptor* 
       AppendDouble(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f), false, out);
       return;
     case FieldDescriptor::CPPTYPE_BOOL:
-      out->append((rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f)) ? "true"
-                                                                              : "false");
+      out->append((rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f)) ? "true" : "false");
       return;
     case FieldDescriptor::CPPTYPE_ENUM: {
       const int v = rep ? r->GetRepeatedEnumValue(m, f, index) : r->GetEnumValue(m, f);
@@ -253,7 +276,8 @@ namespace {
 bool AppendWellKnown(const Message& message, std::string* out) {
   const google::protobuf::Descriptor* d = message.GetDescriptor();
   if (d == google::protobuf::Value::descriptor()) {
-    if (const auto* v = google::protobuf::DynamicCastToGenerated<google::protobuf::Value>(&message)) {
+    if (const auto* v =
+            google::protobuf::DynamicCastToGenerated<google::protobuf::Value>(&message)) {
       AppendValue(*v, out);
       return true;
     }
@@ -442,14 +466,30 @@ absl::StatusOr<std::vector<std::string>> ParseStringArrayJson(std::string_view s
       if (++i >= s.size()) return bad();
       const char e = s[i++];
       switch (e) {
-        case '"': v.push_back('"'); break;
-        case '\\': v.push_back('\\'); break;
-        case '/': v.push_back('/'); break;
-        case 'b': v.push_back('\b'); break;
-        case 'f': v.push_back('\f'); break;
-        case 'n': v.push_back('\n'); break;
-        case 'r': v.push_back('\r'); break;
-        case 't': v.push_back('\t'); break;
+        case '"':
+          v.push_back('"');
+          break;
+        case '\\':
+          v.push_back('\\');
+          break;
+        case '/':
+          v.push_back('/');
+          break;
+        case 'b':
+          v.push_back('\b');
+          break;
+        case 'f':
+          v.push_back('\f');
+          break;
+        case 'n':
+          v.push_back('\n');
+          break;
+        case 'r':
+          v.push_back('\r');
+          break;
+        case 't':
+          v.push_back('\t');
+          break;
         case 'u': {
           uint32_t cp;
           if (!ParseHex4(s, i, &cp)) return bad();
@@ -466,7 +506,8 @@ absl::StatusOr<std::vector<std::string>> ParseStringArrayJson(std::string_view s
           AppendUtf8(cp, &v);
           break;
         }
-        default: return bad();
+        default:
+          return bad();
       }
     }
     out.push_back(std::move(v));

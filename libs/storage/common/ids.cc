@@ -11,8 +11,7 @@ absl::StatusOr<std::string> CanonicalId(std::string_view field, std::string_view
   if (raceway::model::IsCanonicalUuid(id)) return std::string(id);
   auto bytes = raceway::model::ParseUuid(id);
   if (!bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(std::string(field), " is not a UUID"));
+    return absl::InvalidArgumentError(absl::StrCat(std::string(field), " is not a UUID"));
   }
   return raceway::model::FormatUuid(*bytes);
 }

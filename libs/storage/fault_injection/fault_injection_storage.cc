@@ -27,8 +27,8 @@ void FaultInjectionStorage::SetDown(absl::Status status, bool reads_too) {
   common::MutexLock lock(&mu_);
   down_ = true;
   down_reads_ = reads_too;
-  down_status_ = status.ok() ? absl::UnavailableError("injected fault: storage is down")
-                             : std::move(status);
+  down_status_ =
+      status.ok() ? absl::UnavailableError("injected fault: storage is down") : std::move(status);
   mu_.SignalAll();
 }
 
@@ -104,7 +104,9 @@ absl::StatusOr<WriteResult> FaultInjectionStorage::WriteBatch(
         case Action::kFailAfterCommit:
           if (after_commit.ok()) after_commit = it->status;
           break;
-        case Action::kStall: stall = true; break;
+        case Action::kStall:
+          stall = true;
+          break;
       }
       it = faults_.erase(it);
     }
@@ -147,10 +149,10 @@ absl::Status FaultInjectionStorage::Clear() {
   return inner_->Clear();
 }
 
-#define RACEWAY_READ_THROUGH(call)                                  \
-  do {                                                              \
-    if (absl::Status st = DownStatus(true); !st.ok()) return st;    \
-    return inner_->call;                                            \
+#define RACEWAY_READ_THROUGH(call)                               \
+  do {                                                           \
+    if (absl::Status st = DownStatus(true); !st.ok()) return st; \
+    return inner_->call;                                         \
   } while (0)
 
 absl::StatusOr<raceway::v1::Event> FaultInjectionStorage::GetEvent(const std::string& id) {

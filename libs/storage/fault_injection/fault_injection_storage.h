@@ -54,10 +54,10 @@ class FaultInjectionStorage final : public Storage {
   // stalled mode is still on, they block again on their next call only).
   void Resume();
 
-  uint64_t write_calls() const;        // WriteBatch calls so far.
-  uint64_t failed_writes() const;      // Calls that returned an injected error.
-  uint64_t committed_writes() const;   // Calls that reached the wrapped storage and succeeded.
-  int stalled_writers() const;         // Writers blocked right now.
+  uint64_t write_calls() const;       // WriteBatch calls so far.
+  uint64_t failed_writes() const;     // Calls that returned an injected error.
+  uint64_t committed_writes() const;  // Calls that reached the wrapped storage and succeeded.
+  int stalled_writers() const;        // Writers blocked right now.
   // Waits until at least `n` writers are blocked; false on timeout.
   bool WaitForStalledWriters(int n, absl::Duration timeout) const;
 
@@ -75,8 +75,7 @@ class FaultInjectionStorage final : public Storage {
       const std::string& trace_id) override;
   absl::StatusOr<Page<raceway::v1::Event>> GetTraceEventsPage(const std::string& trace_id,
                                                               const PageRequest& page) override;
-  absl::StatusOr<Page<TraceSummary>> ListTraces(const TraceFilter& filter,
-                                                const PageRequest& page,
+  absl::StatusOr<Page<TraceSummary>> ListTraces(const TraceFilter& filter, const PageRequest& page,
                                                 uint64_t* total) override;
   absl::StatusOr<Page<VariableAccess>> GetVariableAccesses(const std::string& variable,
                                                            const TimeRange& range,

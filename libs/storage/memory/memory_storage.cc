@@ -53,9 +53,7 @@ class MemoryStorage::Resolver final : public common::ParentResolver {
     if (it == s_.by_id_.end()) return std::nullopt;
     return it->second->metadata().service_name();
   }
-  bool AnyWaitingChildren() override ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return !s_.waiting_.empty();
-  }
+  bool AnyWaitingChildren() override ABSL_NO_THREAD_SAFETY_ANALYSIS { return !s_.waiting_.empty(); }
   std::vector<common::WaitingChild> TakeWaitingChildren(std::string_view parent_id) override
       ABSL_NO_THREAD_SAFETY_ANALYSIS {
     std::vector<common::WaitingChild> out;
@@ -149,7 +147,8 @@ absl::StatusOr<WriteResult> MemoryStorage::WriteBatch(std::span<const Event* con
   }
   for (const auto& [op, w] : agg.baselines) {
     auto it = baselines_.find(op);
-    if (it == baselines_.end()) it = baselines_.emplace(std::string(op), model::WelfordStats{}).first;
+    if (it == baselines_.end())
+      it = baselines_.emplace(std::string(op), model::WelfordStats{}).first;
     it->second.Merge(w);
   }
   Resolver resolver(*this);
@@ -204,7 +203,8 @@ absl::StatusOr<Event> MemoryStorage::GetEvent(const std::string& id) {
   if (!canonical.ok()) return canonical.status();
   common::ReaderMutexLock lock(&mu_);
   auto it = by_id_.find(*canonical);
-  if (it == by_id_.end()) return absl::NotFoundError(absl::StrCat("event ", *canonical, " not found"));
+  if (it == by_id_.end())
+    return absl::NotFoundError(absl::StrCat("event ", *canonical, " not found"));
   return *it->second;
 }
 
@@ -240,7 +240,7 @@ absl::StatusOr<std::vector<Event>> MemoryStorage::GetTraceEvents(const std::stri
 }
 
 absl::StatusOr<Page<Event>> MemoryStorage::GetTraceEventsPage(const std::string& trace_id,
-                                                             const PageRequest& page) {
+                                                              const PageRequest& page) {
   auto canonical = common::CanonicalId("trace_id", trace_id);
   if (!canonical.ok()) return canonical.status();
   std::optional<common::EventCursor> cursor;
@@ -260,8 +260,7 @@ absl::StatusOr<Page<Event>> MemoryStorage::GetTraceEventsPage(const std::string&
   for (; e != events.end() && out.items.size() < size; ++e) out.items.push_back(e->second);
   if (e != events.end() && !out.items.empty()) {
     const Event& last = out.items.back();
-    out.next_page_token =
-        common::EncodeEventCursor({std::prev(e)->first.first, last.id()});
+    out.next_page_token = common::EncodeEventCursor({std::prev(e)->first.first, last.id()});
   }
   return out;
 }
@@ -308,16 +307,17 @@ absl::StatusOr<Page<TraceSummary>> MemoryStorage::ListTraces(const TraceFilter& 
   return out;
 }
 
-absl::StatusOr<Page<VariableAccess>> MemoryStorage::GetVariableAccesses(
-    const std::string& variable, const TimeRange& range, const PageRequest& page) {
+absl::StatusOr<Page<VariableAccess>> MemoryStorage::GetVariableAccesses(const std::string& variable,
+                                                                        const TimeRange& range,
+                                                                        const PageRequest& page) {
   std::optional<common::AccessCursor> cursor;
   if (!page.page_token.empty()) {
     auto c = common::DecodeAccessCursor(page.page_token);
     if (!c.ok()) return c.status();
     cursor = std::move(*c);
   }
-  const uint32_t size = common::ClampPageSize(page.page_size, common::kAccessesPageDefault,
-                                              common::kAccessesPageCap);
+  const uint32_t size =
+      common::ClampPageSize(page.page_size, common::kAccessesPageDefault, common::kAccessesPageCap);
   common::ReaderMutexLock lock(&mu_);
   Page<VariableAccess> out;
   bool more = false;
@@ -419,7 +419,8 @@ absl::StatusOr<std::vector<ServiceCallRow>> MemoryStorage::ListServiceCalls(
            u != t.spans.end() && u->first.first == edge.first; ++u) {
         for (auto d = t.spans.lower_bound({edge.second, std::string()});
              d != t.spans.end() && d->first.first == edge.second; ++d) {
-          if (u->first.second != d->first.second) add(u->first.second, d->first.second, link.type, 1);
+          if (u->first.second != d->first.second)
+            add(u->first.second, d->first.second, link.type, 1);
         }
       }
     }
@@ -472,7 +473,8 @@ absl::StatusOr<std::vector<DurationStats>> MemoryStorage::DurationsByKind(const 
   std::vector<DurationStats> out;
   for (const auto& [name, d] : acc) {
     if (d.duration_count == 0) continue;
-    out.push_back({name, d.duration_count, d.duration_sum_ns / static_cast<double>(d.duration_count)});
+    out.push_back(
+        {name, d.duration_count, d.duration_sum_ns / static_cast<double>(d.duration_count)});
   }
   return out;
 }
@@ -491,7 +493,8 @@ absl::StatusOr<std::vector<DurationStats>> MemoryStorage::DurationsByService(
   std::vector<DurationStats> out;
   for (const auto& [name, d] : acc) {
     if (d.duration_count == 0) continue;
-    out.push_back({name, d.duration_count, d.duration_sum_ns / static_cast<double>(d.duration_count)});
+    out.push_back(
+        {name, d.duration_count, d.duration_sum_ns / static_cast<double>(d.duration_count)});
   }
   return out;
 }

@@ -50,8 +50,7 @@ class MemoryStorage final : public Storage {
       const std::string& trace_id) override;
   absl::StatusOr<Page<raceway::v1::Event>> GetTraceEventsPage(const std::string& trace_id,
                                                               const PageRequest& page) override;
-  absl::StatusOr<Page<TraceSummary>> ListTraces(const TraceFilter& filter,
-                                                const PageRequest& page,
+  absl::StatusOr<Page<TraceSummary>> ListTraces(const TraceFilter& filter, const PageRequest& page,
                                                 uint64_t* total) override;
   absl::StatusOr<Page<VariableAccess>> GetVariableAccesses(const std::string& variable,
                                                            const TimeRange& range,
@@ -87,8 +86,7 @@ class MemoryStorage final : public Storage {
 
   class Resolver;
 
-  bool InRange(const TraceState& t, const TimeRange& range) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  bool InRange(const TraceState& t, const TimeRange& range) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   TraceSummary Summary(const std::string& trace_id, const TraceState& t) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void EraseTrace(const std::string& trace_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -103,8 +101,7 @@ class MemoryStorage final : public Storage {
       ABSL_GUARDED_BY(mu_);
   // (parent id, child id) -> waiting child.
   std::map<StrPair, common::WaitingChild> waiting_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, raceway::model::WelfordStats, std::less<>> baselines_
-      ABSL_GUARDED_BY(mu_);
+  std::map<std::string, raceway::model::WelfordStats, std::less<>> baselines_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace raceway::storage

@@ -39,10 +39,14 @@ absl::StatusOr<std::string> PercentDecode(std::string_view s) {
     for (int k = 1; k <= 2; ++k) {
       const char c = s[i + k];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= c - '0';
-      else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-      else return absl::InvalidArgumentError("mysql URL: bad percent escape");
+      if (c >= '0' && c <= '9')
+        v |= c - '0';
+      else if (c >= 'a' && c <= 'f')
+        v |= c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        v |= c - 'A' + 10;
+      else
+        return absl::InvalidArgumentError("mysql URL: bad percent escape");
     }
     out.push_back(static_cast<char>(v));
     i += 2;
@@ -109,9 +113,9 @@ absl::StatusOr<MysqlUrl> ParseMysqlUrl(std::string_view url) {
   if (!db.ok()) return db.status();
   out.database = *db;
   if (out.database.empty()) return absl::InvalidArgumentError("mysql URL: database name missing");
-  static const char* const kKnown[] = {"ssl-mode", "ssl-ca", "ssl-capath", "ssl-cert", "ssl-key",
-                                       "ssl-cipher", "socket", "connect-timeout", "read-timeout",
-                                       "write-timeout"};
+  static const char* const kKnown[] = {
+      "ssl-mode",   "ssl-ca", "ssl-capath",      "ssl-cert",     "ssl-key",
+      "ssl-cipher", "socket", "connect-timeout", "read-timeout", "write-timeout"};
   if (!query.empty()) {
     for (absl::string_view piece : absl::StrSplit(std::string(query), '&', absl::SkipEmpty())) {
       const std::string_view kv(piece.data(), piece.size());
@@ -121,7 +125,8 @@ absl::StatusOr<MysqlUrl> ParseMysqlUrl(std::string_view url) {
         value = kv.substr(eq + 1);
       }
       std::string k = absl::AsciiStrToLower(std::string(key));
-      for (char& c : k) if (c == '_') c = '-';
+      for (char& c : k)
+        if (c == '_') c = '-';
       bool known = false;
       for (const char* n : kKnown) known = known || k == n;
       if (!known) {
@@ -168,12 +173,18 @@ absl::StatusOr<std::unique_ptr<MyConnection>> MyConnection::Open(const MyConnOpt
     if (const std::string* mode = param("ssl-mode")) {
       const std::string m = absl::AsciiStrToUpper(*mode);
       int v = 0;
-      if (m == "DISABLED") v = sql::SSL_MODE_DISABLED;
-      else if (m == "PREFERRED") v = sql::SSL_MODE_PREFERRED;
-      else if (m == "REQUIRED") v = sql::SSL_MODE_REQUIRED;
-      else if (m == "VERIFY_CA") v = sql::SSL_MODE_VERIFY_CA;
-      else if (m == "VERIFY_IDENTITY") v = sql::SSL_MODE_VERIFY_IDENTITY;
-      else return absl::InvalidArgumentError(absl::StrCat("mysql URL: bad ssl-mode ", *mode));
+      if (m == "DISABLED")
+        v = sql::SSL_MODE_DISABLED;
+      else if (m == "PREFERRED")
+        v = sql::SSL_MODE_PREFERRED;
+      else if (m == "REQUIRED")
+        v = sql::SSL_MODE_REQUIRED;
+      else if (m == "VERIFY_CA")
+        v = sql::SSL_MODE_VERIFY_CA;
+      else if (m == "VERIFY_IDENTITY")
+        v = sql::SSL_MODE_VERIFY_IDENTITY;
+      else
+        return absl::InvalidArgumentError(absl::StrCat("mysql URL: bad ssl-mode ", *mode));
       props["OPT_SSL_MODE"] = v;
     }
     if (const std::string* v = param("ssl-ca")) props["sslCA"] = *v;
@@ -273,23 +284,44 @@ MyMappedError MapMysqlException(const std::exception& e, std::string_view contex
     return out;
   }
   const int code = sqle->getErrorCode();
-  const std::string full = absl::StrCat(msg, " (error ", code, ", SQLSTATE ", sqle->getSQLState(), ")");
+  const std::string full =
+      absl::StrCat(msg, " (error ", code, ", SQLSTATE ", sqle->getSQLState(), ")");
   switch (code) {
-    case 2002: case 2003: case 2005: case 2006: case 2013: case 2055:
-    case 1040: case 1053: case 1927: case 1045: case 1152: case 1158: case 1159:
-    case 1160: case 1161: case 2026:
+    case 2002:
+    case 2003:
+    case 2005:
+    case 2006:
+    case 2013:
+    case 2055:
+    case 1040:
+    case 1053:
+    case 1927:
+    case 1045:
+    case 1152:
+    case 1158:
+    case 1159:
+    case 1160:
+    case 1161:
+    case 2026:
       out.kind = MyFailureKind::kConnectionLost;
       out.status = absl::UnavailableError(full);
       return out;
-    case 1213: case 1205:
+    case 1213:
+    case 1205:
       out.kind = MyFailureKind::kRetryable;
       out.status = absl::AbortedError(full);
       return out;
-    case 1146: case 1054: case 1049:
+    case 1146:
+    case 1054:
+    case 1049:
       out.status = absl::FailedPreconditionError(
           absl::StrCat(full, " (is the schema migrated? set auto_migrate = true)"));
       return out;
-    case 4025: case 1366: case 1406: case 1292: case 3140:
+    case 4025:
+    case 1366:
+    case 1406:
+    case 1292:
+    case 3140:
       out.status = absl::InvalidArgumentError(full);
       return out;
     default:

@@ -16,18 +16,18 @@
 // connector needs per-thread initialisation (mysql_thread_init); every entry
 // point here calls EnsureThreadInit() first.
 
+#include <cppconn/connection.h>
+#include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+#include <cppconn/statement.h>
+
 #include <cstdint>
 #include <exception>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <cppconn/connection.h>
-#include <cppconn/exception.h>
-#include <cppconn/prepared_statement.h>
-#include <cppconn/resultset.h>
-#include <cppconn/statement.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -54,9 +54,9 @@ absl::StatusOr<MysqlUrl> ParseMysqlUrl(std::string_view url);
 struct MyConnOptions {
   MysqlUrl url;
   uint32_t connect_timeout_seconds = 30;
-  uint32_t read_timeout_seconds = 600;   // Bounds a hung server.
+  uint32_t read_timeout_seconds = 600;  // Bounds a hung server.
   uint32_t write_timeout_seconds = 600;
-  bool multi_statements = false;         // Migrations only.
+  bool multi_statements = false;  // Migrations only.
 };
 
 // Calls the connector's threadInit() once per thread (threadEnd() at exit).
@@ -101,8 +101,8 @@ enum class MyFailureKind {
   kConnectionLost,  // Discard the connection; the transaction did not commit
                     // (unless it failed in COMMIT: kInDoubt).
   kInDoubt,
-  kRetryable,       // Deadlock / lock wait timeout: retry the transaction.
-  kOther,           // Statement error; the connection is still usable.
+  kRetryable,  // Deadlock / lock wait timeout: retry the transaction.
+  kOther,      // Statement error; the connection is still usable.
   kUnknownState,
 };
 

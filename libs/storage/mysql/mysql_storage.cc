@@ -42,9 +42,9 @@ constexpr int kMaxAbortRetries = 8;
 constexpr int kDuplicateKey = 1062;
 
 constexpr const char* kAllTables[] = {
-    "events", "causal_edges", "trace_roots", "waiting_children", "cross_trace_index",
-    "trace_summaries", "trace_services", "trace_kinds", "trace_variables", "spans",
-    "span_edges", "service_calls", "baseline_metrics"};
+    "events",          "causal_edges",   "trace_roots",     "waiting_children", "cross_trace_index",
+    "trace_summaries", "trace_services", "trace_kinds",     "trace_variables",  "spans",
+    "span_edges",      "service_calls",  "baseline_metrics"};
 
 // The 16 raw bytes of a canonical UUID (ids are checked before use).
 std::string IdBytes(std::string_view canonical) {
@@ -116,7 +116,10 @@ class Binder {
     sql_->append("NULL");
   }
   void OptionalText(std::string_view v) {
-    if (v.empty()) Null(); else Text(v);
+    if (v.empty())
+      Null();
+    else
+      Text(v);
   }
 
  private:
@@ -255,9 +258,15 @@ void BindParams(sql::PreparedStatement& stmt, const std::vector<Param>& params) 
   Binder b(stmt);
   for (const Param& p : params) {
     switch (p.kind) {
-      case Param::kText: b.Bytes(p.text); break;
-      case Param::kInt: b.Int(p.value); break;
-      case Param::kId: b.Id(p.text); break;
+      case Param::kText:
+        b.Bytes(p.text);
+        break;
+      case Param::kInt:
+        b.Int(p.value);
+        break;
+      case Param::kId:
+        b.Id(p.text);
+        break;
     }
   }
 }
@@ -384,9 +393,9 @@ class MyMigrationTarget final : public MigrationTarget {
       std::vector<Param> p{{Param::kInt, "", static_cast<int64_t>(lock_timeout_seconds_)}};
       auto rs = QueryParams(c_, "SELECT GET_LOCK('raceway_migrations', ?)", p, false);
       if (!rs->next() || rs->isNull(1) || rs->getInt64(1) != 1) {
-        return absl::UnavailableError(absl::StrCat(
-            "mysql: timed out after ", lock_timeout_seconds_,
-            " s waiting for the migration lock (another replica is migrating)"));
+        return absl::UnavailableError(
+            absl::StrCat("mysql: timed out after ", lock_timeout_seconds_,
+                         " s waiting for the migration lock (another replica is migrating)"));
       }
       locked_ = true;
       return absl::OkStatus();
@@ -437,8 +446,8 @@ class MyMigrationTarget final : public MigrationTarget {
   absl::Status Apply(const Migration& m) override {
     try {
       for (const std::string& stmt : SplitStatements(m.sql)) c_.Execute(stmt);
-      std::unique_ptr<sql::PreparedStatement> ins = c_.Prepare(
-          "INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)");
+      std::unique_ptr<sql::PreparedStatement> ins =
+          c_.Prepare("INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)");
       Binder b(*ins);
       b.Int(m.version);
       b.Bytes(m.name);
@@ -471,8 +480,8 @@ absl::StatusOr<std::unique_ptr<MysqlStorage>> MysqlStorage::Open(const StorageOp
   auto url = ParseMysqlUrl(options.connection_string);
   if (!url.ok()) return url.status();
   std::unique_ptr<MysqlStorage> s(new MysqlStorage(options));
-  const uint32_t timeout = options.connection_timeout_seconds > 0
-                               ? options.connection_timeout_seconds : 30;
+  const uint32_t timeout =
+      options.connection_timeout_seconds > 0 ? options.connection_timeout_seconds : 30;
   MyConnOptions co;
   co.url = *url;
   co.connect_timeout_seconds = timeout;
@@ -515,8 +524,8 @@ absl::StatusOr<T> MysqlStorage::Run(const char* what, Fn&& fn) {
       return out;
     } catch (const InDoubt& e) {
       lease->MarkBroken();
-      return absl::UnavailableError(absl::StrCat(
-          "mysql ", what, ": ", e.message, " (outcome unknown; retrying is safe)"));
+      return absl::UnavailableError(
+          absl::StrCat("mysql ", what, ": ", e.message, " (outcome unknown; retrying is safe)"));
     } catch (const RetryBatch&) {
       c.RollbackQuietly();
       if (++aborted <= kMaxAbortRetries) continue;
@@ -602,12 +611,18 @@ absl::StatusOr<WriteResult> MysqlStorage::WriteBatch(std::span<const Event* cons
             const Event& e = *r.prepared.event;
             b.Id(e.id());
             b.Id(e.trace_id());
-            if (e.parent_id().empty()) b.Null(); else b.Id(e.parent_id());
+            if (e.parent_id().empty())
+              b.Null();
+            else
+              b.Id(e.parent_id());
             b.Int(r.prepared.timestamp_ns);
             b.Bytes(e.metadata().thread_id());
             b.Bytes(e.metadata().service_name());
             b.Bytes(r.prepared.kind);
-            if (r.prepared.duration_ns) b.Int(r.prepared.duration_column()); else b.Null();
+            if (r.prepared.duration_ns)
+              b.Int(r.prepared.duration_column());
+            else
+              b.Null();
             b.Text(r.kind_json);
             b.Text(r.metadata_json);
             b.OptionalText(r.causality_json);
@@ -736,8 +751,7 @@ absl::StatusOr<WriteResult> MysqlStorage::WriteBatch(std::span<const Event* cons
       auto v = Entries(agg.trace_variables);
       InsertChunks(
           c, "INSERT INTO trace_variables (trace_id, variable, service_name, access_count)", 4,
-          "ON DUPLICATE KEY UPDATE access_count = access_count + VALUES(access_count)",
-          v.size(),
+          "ON DUPLICATE KEY UPDATE access_count = access_count + VALUES(access_count)", v.size(),
           [&](Binder& b, size_t i) {
             const auto& [k, n] = *v[i];
             b.Id(std::get<0>(k));
@@ -752,8 +766,7 @@ absl::StatusOr<WriteResult> MysqlStorage::WriteBatch(std::span<const Event* cons
     {
       auto v = Entries(agg.spans);
       InsertChunks(
-          c,
-          "INSERT INTO spans (trace_id, span_id, service_name, event_count, first_ns, last_ns)",
+          c, "INSERT INTO spans (trace_id, span_id, service_name, event_count, first_ns, last_ns)",
           6,
           "ON DUPLICATE KEY UPDATE event_count = event_count + VALUES(event_count),"
           " first_ns = LEAST(first_ns, VALUES(first_ns)),"
@@ -839,9 +852,10 @@ absl::StatusOr<WriteResult> MysqlStorage::WriteBatch(std::span<const Event* cons
       std::vector<std::string> fresh_ids;
       fresh_ids.reserve(fresh.size());
       for (const common::PreparedEvent* p : fresh) fresh_ids.push_back(p->event->id());
-      SelectIn(c, "SELECT parent_id, child_id, trace_id, service_name FROM waiting_children"
-                  " WHERE parent_id", "", fresh_ids,
-               [&](sql::ResultSet& rs) {
+      SelectIn(c,
+               "SELECT parent_id, child_id, trace_id, service_name FROM waiting_children"
+               " WHERE parent_id",
+               "", fresh_ids, [&](sql::ResultSet& rs) {
                  common::WaitingChild w{IdText(rs.getString(1)), IdText(rs.getString(2)),
                                         IdText(rs.getString(3)), Str(rs, 4)};
                  resolver.waiting[w.parent_id].push_back(std::move(w));
@@ -887,8 +901,7 @@ absl::StatusOr<WriteResult> MysqlStorage::WriteBatch(std::span<const Event* cons
           });
     }
     InsertChunks(
-        c,
-        "INSERT IGNORE INTO waiting_children (parent_id, child_id, trace_id, service_name)", 4,
+        c, "INSERT IGNORE INTO waiting_children (parent_id, child_id, trace_id, service_name)", 4,
         "", resolver.added.size(),
         [&](Binder& b, size_t i) {
           const common::WaitingChild& w = resolver.added[i];
@@ -928,9 +941,9 @@ absl::StatusOr<uint64_t> MysqlStorage::DeleteTracesBefore(int64_t cutoff_ns) {
         c.Commit();
         return 0;
       }
-      for (const char* table : {"trace_summaries", "events", "causal_edges", "trace_roots",
-                                "cross_trace_index", "trace_services", "trace_kinds",
-                                "trace_variables", "spans", "span_edges"}) {
+      for (const char* table :
+           {"trace_summaries", "events", "causal_edges", "trace_roots", "cross_trace_index",
+            "trace_services", "trace_kinds", "trace_variables", "spans", "span_edges"}) {
         UpdateIn(c, absl::StrCat("DELETE FROM ", table, " WHERE trace_id"), doomed);
       }
       c.Query("SELECT name FROM raceway_locks WHERE name = 'parents' FOR UPDATE");
@@ -975,55 +988,56 @@ absl::StatusOr<Event> MysqlStorage::GetEvent(const std::string& id) {
 absl::StatusOr<TraceSummary> MysqlStorage::GetTraceSummary(const std::string& trace_id) {
   auto canonical = common::CanonicalId("trace_id", trace_id);
   if (!canonical.ok()) return canonical.status();
-  return Run<TraceSummary>("get trace summary",
-                           [&](MyConnection& c) -> absl::StatusOr<TraceSummary> {
-    auto rs = QueryParams(
-        c,
-        "SELECT t.event_count, t.first_ns, t.last_ns, s.service_name"
-        " FROM trace_summaries t LEFT JOIN trace_services s ON s.trace_id = t.trace_id"
-        " WHERE t.trace_id = ? ORDER BY s.service_name",
-        {{Param::kId, *canonical, 0}}, true);
-    TraceSummary s;
-    s.trace_id = *canonical;
-    bool any = false;
-    while (rs->next()) {
-      if (!any) {
-        s.event_count = rs->getUInt64(1);
-        s.first_ns = rs->getInt64(2);
-        s.last_ns = rs->getInt64(3);
-        any = true;
-      }
-      if (!rs->isNull(4)) s.services.push_back(Str(*rs, 4));
-    }
-    if (!any || s.event_count == 0) {
-      return absl::NotFoundError(absl::StrCat("trace ", *canonical, " not found"));
-    }
-    return s;
-  });
+  return Run<TraceSummary>(
+      "get trace summary", [&](MyConnection& c) -> absl::StatusOr<TraceSummary> {
+        auto rs = QueryParams(
+            c,
+            "SELECT t.event_count, t.first_ns, t.last_ns, s.service_name"
+            " FROM trace_summaries t LEFT JOIN trace_services s ON s.trace_id = t.trace_id"
+            " WHERE t.trace_id = ? ORDER BY s.service_name",
+            {{Param::kId, *canonical, 0}}, true);
+        TraceSummary s;
+        s.trace_id = *canonical;
+        bool any = false;
+        while (rs->next()) {
+          if (!any) {
+            s.event_count = rs->getUInt64(1);
+            s.first_ns = rs->getInt64(2);
+            s.last_ns = rs->getInt64(3);
+            any = true;
+          }
+          if (!rs->isNull(4)) s.services.push_back(Str(*rs, 4));
+        }
+        if (!any || s.event_count == 0) {
+          return absl::NotFoundError(absl::StrCat("trace ", *canonical, " not found"));
+        }
+        return s;
+      });
 }
 
 absl::StatusOr<std::vector<Event>> MysqlStorage::GetTraceEvents(const std::string& trace_id) {
   auto canonical = common::CanonicalId("trace_id", trace_id);
   if (!canonical.ok()) return canonical.status();
-  return Run<std::vector<Event>>("get trace events",
-                                 [&](MyConnection& c) -> absl::StatusOr<std::vector<Event>> {
-    auto rs = QueryParams(c,
-                          "SELECT payload FROM events WHERE trace_id = ?"
-                          " ORDER BY timestamp_ns, id",
-                          {{Param::kId, *canonical, 0}}, true);
-    std::vector<Event> out;
-    out.reserve(rs->rowsCount());
-    while (rs->next()) {
-      out.emplace_back();
-      if (absl::Status st = ParseEvent(*rs, 1, &out.back()); !st.ok()) return st;
-    }
-    if (out.empty()) return absl::NotFoundError(absl::StrCat("trace ", *canonical, " not found"));
-    return out;
-  });
+  return Run<std::vector<Event>>(
+      "get trace events", [&](MyConnection& c) -> absl::StatusOr<std::vector<Event>> {
+        auto rs = QueryParams(c,
+                              "SELECT payload FROM events WHERE trace_id = ?"
+                              " ORDER BY timestamp_ns, id",
+                              {{Param::kId, *canonical, 0}}, true);
+        std::vector<Event> out;
+        out.reserve(rs->rowsCount());
+        while (rs->next()) {
+          out.emplace_back();
+          if (absl::Status st = ParseEvent(*rs, 1, &out.back()); !st.ok()) return st;
+        }
+        if (out.empty())
+          return absl::NotFoundError(absl::StrCat("trace ", *canonical, " not found"));
+        return out;
+      });
 }
 
 absl::StatusOr<Page<Event>> MysqlStorage::GetTraceEventsPage(const std::string& trace_id,
-                                                            const PageRequest& page) {
+                                                             const PageRequest& page) {
   auto canonical = common::CanonicalId("trace_id", trace_id);
   if (!canonical.ok()) return canonical.status();
   std::optional<common::EventCursor> cursor;
@@ -1164,16 +1178,17 @@ absl::StatusOr<Page<TraceSummary>> MysqlStorage::ListTraces(const TraceFilter& f
       });
 }
 
-absl::StatusOr<Page<VariableAccess>> MysqlStorage::GetVariableAccesses(
-    const std::string& variable, const TimeRange& range, const PageRequest& page) {
+absl::StatusOr<Page<VariableAccess>> MysqlStorage::GetVariableAccesses(const std::string& variable,
+                                                                       const TimeRange& range,
+                                                                       const PageRequest& page) {
   std::optional<common::AccessCursor> cursor;
   if (!page.page_token.empty()) {
     auto cur = common::DecodeAccessCursor(page.page_token);
     if (!cur.ok()) return cur.status();
     cursor = std::move(*cur);
   }
-  const uint32_t size = common::ClampPageSize(page.page_size, common::kAccessesPageDefault,
-                                              common::kAccessesPageCap);
+  const uint32_t size =
+      common::ClampPageSize(page.page_size, common::kAccessesPageDefault, common::kAccessesPageCap);
   std::vector<Param> params;
   std::string sql =
       "SELECT variable, timestamp_ns, event_id, trace_id, thread_id, service_name, access_type,"
@@ -1290,25 +1305,28 @@ absl::StatusOr<std::vector<ServiceStats>> MysqlStorage::ListServices() {
             " FROM trace_services GROUP BY service_name ORDER BY service_name");
         std::vector<ServiceStats> out;
         while (rs->next()) {
-          out.push_back({Str(*rs, 1), rs->getUInt64(2), rs->getUInt64(3), rs->getInt64(4),
-                         rs->getInt64(5)});
+          out.push_back(
+              {Str(*rs, 1), rs->getUInt64(2), rs->getUInt64(3), rs->getInt64(4), rs->getInt64(5)});
         }
         return out;
       });
 }
 
-absl::StatusOr<std::vector<ServiceCallRow>> MysqlStorage::ListServiceCalls(
-    const TimeRange& range) {
+absl::StatusOr<std::vector<ServiceCallRow>> MysqlStorage::ListServiceCalls(const TimeRange& range) {
   std::vector<Param> params;
   const std::string traces = TracesInRange(range, params);
   const std::vector<Param> first_params = params;
   const std::string parent_sql = absl::StrCat(
       "SELECT c.from_service, c.to_service, SUM(c.call_count), COUNT(*)"
-      " FROM service_calls c JOIN (", traces, ") t ON t.trace_id = c.trace_id"
+      " FROM service_calls c JOIN (",
+      traces,
+      ") t ON t.trace_id = c.trace_id"
       " GROUP BY c.from_service, c.to_service");
   const std::string span_sql = absl::StrCat(
       "SELECT u.service_name, d.service_name, e.link_type, COUNT(*), COUNT(DISTINCT e.trace_id)"
-      " FROM span_edges e JOIN (", traces, ") t ON t.trace_id = e.trace_id"
+      " FROM span_edges e JOIN (",
+      traces,
+      ") t ON t.trace_id = e.trace_id"
       " JOIN spans u ON u.trace_id = e.trace_id AND u.span_id = e.from_span_id"
       " JOIN spans d ON d.trace_id = e.trace_id AND d.span_id = e.to_span_id"
       " WHERE u.service_name <> d.service_name"
@@ -1354,7 +1372,9 @@ absl::StatusOr<std::vector<VariableStats>> MysqlStorage::TopVariables(const Time
   top_params.push_back({Param::kInt, "", static_cast<int64_t>(limit)});
   const std::string top_sql = absl::StrCat(
       "SELECT v.variable, SUM(v.access_count) AS n, COUNT(DISTINCT v.trace_id)"
-      " FROM trace_variables v JOIN (", traces, ") t ON t.trace_id = v.trace_id"
+      " FROM trace_variables v JOIN (",
+      traces,
+      ") t ON t.trace_id = v.trace_id"
       " GROUP BY v.variable ORDER BY n DESC, v.variable LIMIT ?");
   return Run<std::vector<VariableStats>>(
       "top variables", [&](MyConnection& c) -> absl::StatusOr<std::vector<VariableStats>> {
@@ -1379,9 +1399,11 @@ absl::StatusOr<std::vector<VariableStats>> MysqlStorage::TopVariables(const Time
           auto rs = QueryParams(
               c,
               absl::StrCat("SELECT DISTINCT v.variable, v.service_name FROM trace_variables v"
-                           " JOIN (", traces, ") t ON t.trace_id = v.trace_id"
-                           " WHERE v.variable IN ", InList(n),
-                           " ORDER BY v.variable, v.service_name"),
+                           " JOIN (",
+                           traces,
+                           ") t ON t.trace_id = v.trace_id"
+                           " WHERE v.variable IN ",
+                           InList(n), " ORDER BY v.variable, v.service_name"),
               p, false);
           while (rs->next()) {
             auto it = pos.find(Str(*rs, 1));
@@ -1398,18 +1420,21 @@ absl::StatusOr<std::vector<DurationStats>> MysqlStorage::Durations(const char* t
                                                                    const TimeRange& range) {
   std::vector<Param> params;
   const std::string traces = TracesInRange(range, params);
-  const std::string sql = absl::StrCat(
-      "SELECT x.", column, ", SUM(x.duration_count) AS n, SUM(x.duration_sum_ns)"
-      " FROM ", table, " x JOIN (", traces, ") t ON t.trace_id = x.trace_id"
-      " GROUP BY x.", column, " HAVING n > 0 ORDER BY x.", column);
+  const std::string sql = absl::StrCat("SELECT x.", column,
+                                       ", SUM(x.duration_count) AS n, SUM(x.duration_sum_ns)"
+                                       " FROM ",
+                                       table, " x JOIN (", traces,
+                                       ") t ON t.trace_id = x.trace_id"
+                                       " GROUP BY x.",
+                                       column, " HAVING n > 0 ORDER BY x.", column);
   return Run<std::vector<DurationStats>>(
       "durations", [&](MyConnection& c) -> absl::StatusOr<std::vector<DurationStats>> {
         auto rs = QueryParams(c, sql, params, true);
         std::vector<DurationStats> out;
         while (rs->next()) {
           const uint64_t n = rs->getUInt64(2);
-          out.push_back({Str(*rs, 1), n,
-                         static_cast<double>(rs->getDouble(3)) / static_cast<double>(n)});
+          out.push_back(
+              {Str(*rs, 1), n, static_cast<double>(rs->getDouble(3)) / static_cast<double>(n)});
         }
         return out;
       });

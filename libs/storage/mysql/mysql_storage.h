@@ -82,8 +82,7 @@ class MysqlStorage final : public Storage {
       const std::string& trace_id) override;
   absl::StatusOr<Page<raceway::v1::Event>> GetTraceEventsPage(const std::string& trace_id,
                                                               const PageRequest& page) override;
-  absl::StatusOr<Page<TraceSummary>> ListTraces(const TraceFilter& filter,
-                                                const PageRequest& page,
+  absl::StatusOr<Page<TraceSummary>> ListTraces(const TraceFilter& filter, const PageRequest& page,
                                                 uint64_t* total) override;
   absl::StatusOr<Page<VariableAccess>> GetVariableAccesses(const std::string& variable,
                                                            const TimeRange& range,

@@ -20,10 +20,9 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <pqxx/pqxx>
 #include <string>
 #include <string_view>
-
-#include <pqxx/pqxx>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"

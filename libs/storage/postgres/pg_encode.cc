@@ -22,14 +22,29 @@ void CopyText::Text(std::string_view s) {
     const char c = s[i];
     const char* esc = nullptr;
     switch (c) {
-      case '\\': esc = "\\\\"; break;
-      case '\n': esc = "\\n"; break;
-      case '\r': esc = "\\r"; break;
-      case '\t': esc = "\\t"; break;
-      case '\b': esc = "\\b"; break;
-      case '\f': esc = "\\f"; break;
-      case '\v': esc = "\\v"; break;
-      default: continue;
+      case '\\':
+        esc = "\\\\";
+        break;
+      case '\n':
+        esc = "\\n";
+        break;
+      case '\r':
+        esc = "\\r";
+        break;
+      case '\t':
+        esc = "\\t";
+        break;
+      case '\b':
+        esc = "\\b";
+        break;
+      case '\f':
+        esc = "\\f";
+        break;
+      case '\v':
+        esc = "\\v";
+        break;
+      default:
+        continue;
     }
     buf_.append(s.data() + start, i - start);
     buf_.append(esc);

@@ -42,7 +42,7 @@ class ArrayLiteral {
   void Text(std::string_view s);  // Quoted and escaped.
   void Raw(std::string_view s);   // Unquoted (numbers, uuids).
   void Int(int64_t v);
-  void Double(double v);          // Shortest round-trip form.
+  void Double(double v);  // Shortest round-trip form.
   void Null();
   std::string Done();
   size_t count() const { return count_; }

@@ -91,9 +91,8 @@ absl::Status PgMigrationTarget::Apply(const Migration& migration) {
   if (tx_ == nullptr) return absl::FailedPreconditionError("migration lock not held");
   try {
     tx_->exec(migration.sql);  // Simple-query protocol: several statements.
-    tx_->exec_params(
-        "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-        migration.version, migration.name, migration.checksum);
+    tx_->exec_params("INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                     migration.version, migration.name, migration.checksum);
     return absl::OkStatus();
   } catch (const std::exception& e) {
     failed_ = true;

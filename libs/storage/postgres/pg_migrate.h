@@ -16,9 +16,8 @@
 
 #include <cstdint>
 #include <memory>
-#include <vector>
-
 #include <pqxx/pqxx>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

@@ -55,12 +55,12 @@ struct PoolOptions {
 };
 
 struct PoolStats {
-  uint32_t total = 0;     // Idle + leased + being opened.
+  uint32_t total = 0;  // Idle + leased + being opened.
   uint32_t idle = 0;
-  uint32_t waiting = 0;   // Threads blocked in Acquire().
-  uint64_t opened = 0;    // Connections opened since creation.
-  uint64_t discarded = 0; // Closed because broken or failing validation.
-  uint64_t timeouts = 0;  // Acquire() calls that gave up.
+  uint32_t waiting = 0;    // Threads blocked in Acquire().
+  uint64_t opened = 0;     // Connections opened since creation.
+  uint64_t discarded = 0;  // Closed because broken or failing validation.
+  uint64_t timeouts = 0;   // Acquire() calls that gave up.
 };
 
 template <typename Conn>
@@ -115,8 +115,8 @@ class ConnectionPool {
   // database must be reachable at start-up); max_connections 0 is treated
   // as 1 and min is clamped to max.
   static absl::StatusOr<std::unique_ptr<ConnectionPool>> Create(PoolOptions options,
-                                                                 Factory factory,
-                                                                 Validator validator) {
+                                                                Factory factory,
+                                                                Validator validator) {
     if (options.max_connections == 0) options.max_connections = 1;
     if (options.min_connections > options.max_connections) {
       options.min_connections = options.max_connections;
@@ -155,16 +155,15 @@ class ConnectionPool {
         common::MutexLock lock(&mu_);
         ++waiting_;
         const absl::Duration left = std::max(deadline - absl::Now(), absl::ZeroDuration());
-        const bool ready = mu_.AwaitWithTimeout(
-            [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return CanProceed(); },
-            absl::ToChronoMilliseconds(left) + std::chrono::milliseconds(1));
+        const bool ready =
+            mu_.AwaitWithTimeout([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return CanProceed(); },
+                                 absl::ToChronoMilliseconds(left) + std::chrono::milliseconds(1));
         --waiting_;
         if (!ready) {
           ++timeouts_;
           return absl::UnavailableError(absl::StrCat(
               options_.name, " exhausted: all ", options_.max_connections,
-              " connections stayed busy for ",
-              absl::FormatDuration(options_.acquire_timeout)));
+              " connections stayed busy for ", absl::FormatDuration(options_.acquire_timeout)));
         }
         if (!idle_.empty()) {
           candidate = std::move(idle_.back().conn);
@@ -222,7 +221,8 @@ class ConnectionPool {
   };
 
   ConnectionPool(PoolOptions options, Factory factory, Validator validator)
-      : options_(std::move(options)), factory_(std::move(factory)),
+      : options_(std::move(options)),
+        factory_(std::move(factory)),
         validator_(std::move(validator)) {}
 
   bool CanProceed() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -235,8 +235,7 @@ class ConnectionPool {
     std::vector<Idle> out;
     const absl::Time cutoff = absl::Now() - options_.idle_timeout;
     size_t n = 0;
-    while (n < idle_.size() && idle_[n].since < cutoff &&
-           total_ - n > options_.min_connections) {
+    while (n < idle_.size() && idle_[n].since < cutoff && total_ - n > options_.min_connections) {
       ++n;
     }
     if (n == 0) return out;

@@ -3,11 +3,10 @@
 #include <algorithm>
 #include <map>
 #include <optional>
-#include <thread>
-#include <tuple>
-
 #include <pqxx/pqxx>
 #include <pqxx/tablewriter>
+#include <thread>
+#include <tuple>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -45,8 +44,9 @@ constexpr int kMaxAbortRetries = 8;
 
 // Target columns of the COPY streams.
 constexpr const char* kEventColumns[] = {
-    "id", "trace_id", "parent_id", "timestamp_ns", "thread_id", "service_name", "kind",
-    "duration_ns", "kind_json", "metadata_json", "causality_json", "lock_set_json", "payload"};
+    "id",     "trace_id",    "parent_id", "timestamp_ns",  "thread_id",      "service_name",
+    "kind",   "duration_ns", "kind_json", "metadata_json", "causality_json", "lock_set_json",
+    "payload"};
 
 constexpr char kUpsertTraces[] =
     "INSERT INTO trace_summaries AS t (trace_id, event_count, first_ns, last_ns)"
@@ -289,18 +289,30 @@ void EmitEvent(CopyText& copy, const common::PreparedEvent& p) {
   const Event& e = *p.event;
   copy.Text(e.id());
   copy.Text(e.trace_id());
-  if (e.parent_id().empty()) copy.Null(); else copy.Text(e.parent_id());
+  if (e.parent_id().empty())
+    copy.Null();
+  else
+    copy.Text(e.parent_id());
   copy.Int(p.timestamp_ns);
   copy.Text(e.metadata().thread_id());
   copy.Text(e.metadata().service_name());
   copy.Text(p.kind);
-  if (p.duration_ns) copy.Int(p.duration_column()); else copy.Null();
+  if (p.duration_ns)
+    copy.Int(p.duration_column());
+  else
+    copy.Null();
   copy.Text(common::KindJson(e));
   copy.Text(common::MessageJson(e.metadata()));
   const std::string causality = common::CausalityJson(e);
-  if (causality.empty()) copy.Null(); else copy.Text(causality);
+  if (causality.empty())
+    copy.Null();
+  else
+    copy.Text(causality);
   const std::string locks = common::StringArrayJson(e.lock_set());
-  if (locks.empty()) copy.Null(); else copy.Text(locks);
+  if (locks.empty())
+    copy.Null();
+  else
+    copy.Text(locks);
   copy.Bytea(dbutil::SerializeDeterministic(e));
 }
 
@@ -519,13 +531,16 @@ absl::StatusOr<WriteResult> PostgresStorage::WriteBatch(std::span<const Event* c
         type.Text(model::AccessTypeName(sc.access_type()));
         loc.Text(sc.location());
         const std::string json = common::StringArrayJson(e.lock_set());
-        if (json.empty()) locks.Null(); else locks.Text(json);
+        if (json.empty())
+          locks.Null();
+        else
+          locks.Text(json);
         span.Text(e.metadata().distributed_span_id());
         up.Text(e.metadata().upstream_span_id());
       }
-      add(kInsertAccesses, {var.Done(), ts.Done(), id.Done(), trace.Done(), thread.Done(),
-                            svc.Done(), type.Done(), loc.Done(), locks.Done(), span.Done(),
-                            up.Done()});
+      add(kInsertAccesses,
+          {var.Done(), ts.Done(), id.Done(), trace.Done(), thread.Done(), svc.Done(), type.Done(),
+           loc.Done(), locks.Done(), span.Done(), up.Done()});
     }
 
     const common::BatchAggregates agg = common::Aggregate(fresh);
@@ -669,13 +684,13 @@ absl::StatusOr<uint64_t> PostgresStorage::DeleteTracesBefore(int64_t cutoff_ns) 
   while (true) {
     auto deleted = Run<uint64_t>(*pool_, "retention", [&](PgConnection& c) -> uint64_t {
       pqxx::work tx(c.conn(), "raceway_retention");
-      const pqxx::result doomed = Exec(
-          tx, c,
-          "DELETE FROM trace_summaries WHERE trace_id IN ("
-          " SELECT trace_id FROM trace_summaries WHERE last_ns < $1"
-          " ORDER BY last_ns, trace_id LIMIT $2 FOR UPDATE SKIP LOCKED)"
-          " RETURNING trace_id",
-          cutoff_ns, kRetentionBatchTraces);
+      const pqxx::result doomed =
+          Exec(tx, c,
+               "DELETE FROM trace_summaries WHERE trace_id IN ("
+               " SELECT trace_id FROM trace_summaries WHERE last_ns < $1"
+               " ORDER BY last_ns, trace_id LIMIT $2 FOR UPDATE SKIP LOCKED)"
+               " RETURNING trace_id",
+               cutoff_ns, kRetentionBatchTraces);
       if (doomed.empty()) {
         tx.commit();
         return 0;
@@ -742,12 +757,12 @@ absl::StatusOr<TraceSummary> PostgresStorage::GetTraceSummary(const std::string&
   return Run<TraceSummary>(
       Reader(), "get trace summary", [&](PgConnection& c) -> absl::StatusOr<TraceSummary> {
         pqxx::nontransaction tx(c.conn());
-        const pqxx::result r = Exec(
-            tx, c,
-            "SELECT t.event_count, t.first_ns, t.last_ns, s.service_name"
-            " FROM trace_summaries t LEFT JOIN trace_services s ON s.trace_id = t.trace_id"
-            " WHERE t.trace_id = $1 ORDER BY s.service_name",
-            *canonical);
+        const pqxx::result r =
+            Exec(tx, c,
+                 "SELECT t.event_count, t.first_ns, t.last_ns, s.service_name"
+                 " FROM trace_summaries t LEFT JOIN trace_services s ON s.trace_id = t.trace_id"
+                 " WHERE t.trace_id = $1 ORDER BY s.service_name",
+                 *canonical);
         if (r.empty() || r[0][0].as<int64_t>() == 0) {
           return absl::NotFoundError(absl::StrCat("trace ", *canonical, " not found"));
         }
@@ -769,10 +784,9 @@ absl::StatusOr<std::vector<Event>> PostgresStorage::GetTraceEvents(const std::st
   return Run<std::vector<Event>>(
       Reader(), "get trace events", [&](PgConnection& c) -> absl::StatusOr<std::vector<Event>> {
         pqxx::nontransaction tx(c.conn());
-        const pqxx::result r = Exec(
-            tx, c,
-            "SELECT payload FROM events WHERE trace_id = $1 ORDER BY timestamp_ns, id",
-            *canonical);
+        const pqxx::result r =
+            Exec(tx, c, "SELECT payload FROM events WHERE trace_id = $1 ORDER BY timestamp_ns, id",
+                 *canonical);
         if (r.empty()) return absl::NotFoundError(absl::StrCat("trace ", *canonical, " not found"));
         std::vector<Event> out(r.size());
         for (size_t i = 0; i < r.size(); ++i) {
@@ -783,7 +797,7 @@ absl::StatusOr<std::vector<Event>> PostgresStorage::GetTraceEvents(const std::st
 }
 
 absl::StatusOr<Page<Event>> PostgresStorage::GetTraceEventsPage(const std::string& trace_id,
-                                                               const PageRequest& page) {
+                                                                const PageRequest& page) {
   auto canonical = common::CanonicalId("trace_id", trace_id);
   if (!canonical.ok()) return canonical.status();
   std::optional<common::EventCursor> cursor;
@@ -812,8 +826,8 @@ absl::StatusOr<Page<Event>> PostgresStorage::GetTraceEventsPage(const std::strin
                    *canonical, static_cast<int64_t>(size) + 1);
         }
         if (r.empty()) {
-          const pqxx::result exists = Exec(
-              tx, c, "SELECT 1 FROM trace_summaries WHERE trace_id = $1", *canonical);
+          const pqxx::result exists =
+              Exec(tx, c, "SELECT 1 FROM trace_summaries WHERE trace_id = $1", *canonical);
           if (exists.empty()) {
             return absl::NotFoundError(absl::StrCat("trace ", *canonical, " not found"));
           }
@@ -825,8 +839,8 @@ absl::StatusOr<Page<Event>> PostgresStorage::GetTraceEventsPage(const std::strin
           if (absl::Status st = ParseEvent(r[i][2], &out.items[i]); !st.ok()) return st;
         }
         if (r.size() > size) {
-          out.next_page_token = common::EncodeEventCursor(
-              {r[n - 1][0].as<int64_t>(), r[n - 1][1].as<std::string>()});
+          out.next_page_token =
+              common::EncodeEventCursor({r[n - 1][0].as<int64_t>(), r[n - 1][1].as<std::string>()});
         }
         tx.commit();
         return out;
@@ -875,9 +889,9 @@ absl::StatusOr<Page<TraceSummary>> PostgresStorage::ListTraces(const TraceFilter
                     "::bigint, $", params.size(), "::uuid)");
   }
   params.push_back(absl::StrCat(static_cast<int64_t>(size) + 1));
-  const std::string page_sql = absl::StrCat(
-      "SELECT t.trace_id, t.event_count, t.first_ns, t.last_ns FROM trace_summaries t",
-      page_where, " ORDER BY t.last_ns DESC, t.trace_id DESC LIMIT $", params.size());
+  const std::string page_sql =
+      absl::StrCat("SELECT t.trace_id, t.event_count, t.first_ns, t.last_ns FROM trace_summaries t",
+                   page_where, " ORDER BY t.last_ns DESC, t.trace_id DESC LIMIT $", params.size());
 
   return Run<Page<TraceSummary>>(
       Reader(), "list traces", [&](PgConnection& c) -> absl::StatusOr<Page<TraceSummary>> {
@@ -901,11 +915,11 @@ absl::StatusOr<Page<TraceSummary>> PostgresStorage::ListTraces(const TraceFilter
           out.items.push_back(std::move(s));
         }
         if (n > 0) {
-          const pqxx::result svc = Exec(
-              tx, c,
-              "SELECT trace_id, service_name FROM trace_services"
-              " WHERE trace_id = ANY($1::uuid[]) ORDER BY trace_id, service_name",
-              ids.Done());
+          const pqxx::result svc =
+              Exec(tx, c,
+                   "SELECT trace_id, service_name FROM trace_services"
+                   " WHERE trace_id = ANY($1::uuid[]) ORDER BY trace_id, service_name",
+                   ids.Done());
           for (const auto& row : svc) {
             auto it = pos.find(row[0].as<std::string>());
             if (it != pos.end()) out.items[it->second].services.push_back(row[1].as<std::string>());
@@ -928,8 +942,8 @@ absl::StatusOr<Page<VariableAccess>> PostgresStorage::GetVariableAccesses(
     if (!cur.ok()) return cur.status();
     cursor = std::move(*cur);
   }
-  const uint32_t size = common::ClampPageSize(page.page_size, common::kAccessesPageDefault,
-                                              common::kAccessesPageCap);
+  const uint32_t size =
+      common::ClampPageSize(page.page_size, common::kAccessesPageDefault, common::kAccessesPageCap);
   std::vector<std::string> params;
   std::string sql =
       "SELECT variable, timestamp_ns, event_id, trace_id, thread_id, service_name, access_type,"
@@ -959,8 +973,7 @@ absl::StatusOr<Page<VariableAccess>> PostgresStorage::GetVariableAccesses(
   absl::StrAppend(&sql, " ORDER BY variable, timestamp_ns, event_id LIMIT $", params.size());
 
   return Run<Page<VariableAccess>>(
-      Reader(), "variable accesses",
-      [&](PgConnection& c) -> absl::StatusOr<Page<VariableAccess>> {
+      Reader(), "variable accesses", [&](PgConnection& c) -> absl::StatusOr<Page<VariableAccess>> {
         pqxx::nontransaction tx(c.conn());
         const pqxx::result r = ExecDynamic(tx, c, sql, params);
         Page<VariableAccess> out;
@@ -1006,11 +1019,11 @@ absl::StatusOr<std::vector<Baseline>> PostgresStorage::GetBaselines(
   return Run<std::vector<Baseline>>(
       Reader(), "baselines", [&](PgConnection& c) -> absl::StatusOr<std::vector<Baseline>> {
         pqxx::nontransaction tx(c.conn());
-        const pqxx::result r = Exec(
-            tx, c,
-            "SELECT operation, count, mean, m2, min_ns, max_ns FROM baseline_metrics"
-            " WHERE operation = ANY($1::text[])",
-            list);
+        const pqxx::result r =
+            Exec(tx, c,
+                 "SELECT operation, count, mean, m2, min_ns, max_ns FROM baseline_metrics"
+                 " WHERE operation = ANY($1::text[])",
+                 list);
         absl::flat_hash_map<std::string, Baseline> found;
         for (const auto& row : r) {
           Baseline b;
@@ -1035,13 +1048,12 @@ absl::StatusOr<std::vector<Baseline>> PostgresStorage::GetBaselines(
 
 absl::StatusOr<std::vector<ServiceStats>> PostgresStorage::ListServices() {
   return Run<std::vector<ServiceStats>>(
-      Reader(), "list services",
-      [&](PgConnection& c) -> absl::StatusOr<std::vector<ServiceStats>> {
+      Reader(), "list services", [&](PgConnection& c) -> absl::StatusOr<std::vector<ServiceStats>> {
         pqxx::nontransaction tx(c.conn());
-        const pqxx::result r = Exec(
-            tx, c,
-            "SELECT service_name, sum(event_count), count(*), min(first_ns), max(last_ns)"
-            " FROM trace_services GROUP BY service_name ORDER BY service_name");
+        const pqxx::result r =
+            Exec(tx, c,
+                 "SELECT service_name, sum(event_count), count(*), min(first_ns), max(last_ns)"
+                 " FROM trace_services GROUP BY service_name ORDER BY service_name");
         std::vector<ServiceStats> out;
         out.reserve(r.size());
         for (const auto& row : r) {
@@ -1057,7 +1069,8 @@ absl::StatusOr<std::vector<ServiceCallRow>> PostgresStorage::ListServiceCalls(
   std::vector<std::string> params;
   const std::string traces = TracesInRange(range, params);
   const std::string sql = absl::StrCat(
-      "WITH t AS (", traces, ")"
+      "WITH t AS (", traces,
+      ")"
       " SELECT from_service, to_service, 'Parent', sum(call_count), count(*)"
       " FROM service_calls JOIN t USING (trace_id) GROUP BY from_service, to_service"
       " UNION ALL"
@@ -1075,8 +1088,7 @@ absl::StatusOr<std::vector<ServiceCallRow>> PostgresStorage::ListServiceCalls(
         std::map<std::tuple<std::string, std::string, std::string>, ServiceCallRow> rows;
         for (const auto& row : r) {
           ServiceCallRow s{row[0].as<std::string>(), row[1].as<std::string>(),
-                           row[2].as<std::string>(), row[3].as<uint64_t>(),
-                           row[4].as<uint64_t>()};
+                           row[2].as<std::string>(), row[3].as<uint64_t>(), row[4].as<uint64_t>()};
           ServiceCallRow& into = rows[{s.from_service, s.to_service, s.link_type}];
           if (into.from_service.empty() && into.call_count == 0) {
             into = std::move(s);
@@ -1098,13 +1110,14 @@ absl::StatusOr<std::vector<VariableStats>> PostgresStorage::TopVariables(const T
   std::vector<std::string> params;
   const std::string traces = TracesInRange(range, params);
   params.push_back(absl::StrCat(limit));
-  const std::string sql = absl::StrCat(
-      "WITH t AS (", traces, ")"
-      " SELECT v.variable, sum(v.access_count) AS n, count(DISTINCT v.trace_id),"
-      "  to_json(array_agg(DISTINCT v.service_name ORDER BY v.service_name))::text"
-      " FROM trace_variables v JOIN t USING (trace_id)"
-      " GROUP BY v.variable ORDER BY n DESC, v.variable LIMIT $",
-      params.size());
+  const std::string sql =
+      absl::StrCat("WITH t AS (", traces,
+                   ")"
+                   " SELECT v.variable, sum(v.access_count) AS n, count(DISTINCT v.trace_id),"
+                   "  to_json(array_agg(DISTINCT v.service_name ORDER BY v.service_name))::text"
+                   " FROM trace_variables v JOIN t USING (trace_id)"
+                   " GROUP BY v.variable ORDER BY n DESC, v.variable LIMIT $",
+                   params.size());
   return Run<std::vector<VariableStats>>(
       Reader(), "top variables",
       [&](PgConnection& c) -> absl::StatusOr<std::vector<VariableStats>> {
@@ -1131,11 +1144,17 @@ absl::StatusOr<std::vector<DurationStats>> PostgresStorage::Durations(const char
                                                                       const TimeRange& range) {
   std::vector<std::string> params;
   const std::string traces = TracesInRange(range, params);
-  const std::string sql = absl::StrCat(
-      "WITH t AS (", traces, ")"
-      " SELECT x.", column, ", sum(x.duration_count), sum(x.duration_sum_ns)"
-      " FROM ", table, " x JOIN t USING (trace_id)"
-      " GROUP BY x.", column, " HAVING sum(x.duration_count) > 0 ORDER BY x.", column);
+  const std::string sql =
+      absl::StrCat("WITH t AS (", traces,
+                   ")"
+                   " SELECT x.",
+                   column,
+                   ", sum(x.duration_count), sum(x.duration_sum_ns)"
+                   " FROM ",
+                   table,
+                   " x JOIN t USING (trace_id)"
+                   " GROUP BY x.",
+                   column, " HAVING sum(x.duration_count) > 0 ORDER BY x.", column);
   return Run<std::vector<DurationStats>>(
       Reader(), "durations", [&](PgConnection& c) -> absl::StatusOr<std::vector<DurationStats>> {
         pqxx::nontransaction tx(c.conn());
@@ -1144,7 +1163,8 @@ absl::StatusOr<std::vector<DurationStats>> PostgresStorage::Durations(const char
         out.reserve(r.size());
         for (const auto& row : r) {
           const uint64_t n = row[1].as<uint64_t>();
-          out.push_back({row[0].as<std::string>(), n, row[2].as<double>() / static_cast<double>(n)});
+          out.push_back(
+              {row[0].as<std::string>(), n, row[2].as<double>() / static_cast<double>(n)});
         }
         return out;
       });

@@ -74,7 +74,8 @@ auto Guarded(std::string_view what, F&& f) -> decltype(f()) {
   } catch (const SQLite::Exception& e) {
     return FromSqlite(e, what);
   } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError(absl::StrCat("sqlite: ", std::string(what), ": out of memory"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("sqlite: ", std::string(what), ": out of memory"));
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("sqlite: ", std::string(what), ": ", e.what()));
   }
@@ -251,8 +252,8 @@ class Checkpointer {
       }
       try {
         if (!db) {
-          db = std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_NOMUTEX,
-                                                  busy_timeout_ms_);
+          db = std::make_unique<SQLite::Database>(
+              path_, SQLite::OPEN_READWRITE | SQLite::OPEN_NOMUTEX, busy_timeout_ms_);
         }
         // BUSY (another checkpoint running) is fine: the next commit retries.
         sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
@@ -303,17 +304,18 @@ class SqliteMigrationTarget final : public MigrationTarget {
     });
   }
   absl::StatusOr<std::vector<AppliedMigration>> AppliedMigrations() override {
-    return Guarded("read schema_migrations", [&]() -> absl::StatusOr<std::vector<AppliedMigration>> {
-      std::vector<AppliedMigration> out;
-      if (!c_.db().tableExists("schema_migrations")) return out;
-      SQLite::Statement q(c_.db(),
-                          "SELECT version, name, checksum FROM schema_migrations ORDER BY version");
-      while (q.executeStep()) {
-        out.push_back({q.getColumn(0).getInt(), q.getColumn(1).getString(),
-                       q.getColumn(2).getString()});
-      }
-      return out;
-    });
+    return Guarded(
+        "read schema_migrations", [&]() -> absl::StatusOr<std::vector<AppliedMigration>> {
+          std::vector<AppliedMigration> out;
+          if (!c_.db().tableExists("schema_migrations")) return out;
+          SQLite::Statement q(
+              c_.db(), "SELECT version, name, checksum FROM schema_migrations ORDER BY version");
+          while (q.executeStep()) {
+            out.push_back(
+                {q.getColumn(0).getInt(), q.getColumn(1).getString(), q.getColumn(2).getString()});
+          }
+          return out;
+        });
   }
   absl::Status Apply(const Migration& m) override {
     return Guarded("apply", [&] {
@@ -343,8 +345,7 @@ class SqliteMigrationTarget final : public MigrationTarget {
 
 class OwningMigrationTarget final : public MigrationTarget {
  public:
-  explicit OwningMigrationTarget(std::unique_ptr<Connection> c)
-      : c_(std::move(c)), target_(*c_) {}
+  explicit OwningMigrationTarget(std::unique_ptr<Connection> c) : c_(std::move(c)), target_(*c_) {}
   absl::Status Lock() override { return target_.Lock(); }
   absl::Status Unlock() override { return target_.Unlock(); }
   absl::Status EnsureMigrationTable() override { return target_.EnsureMigrationTable(); }
@@ -432,10 +433,10 @@ constexpr char kAddWaiting[] =
     " VALUES (?1, ?2, ?3, ?4)";
 
 // Tables holding rows of a trace, deleted by retention (trace_summaries last).
-constexpr const char* kTraceTables[] = {
-    "events",          "causal_edges", "trace_roots", "waiting_children",
-    "cross_trace_index", "trace_services", "trace_kinds", "trace_variables",
-    "spans",           "span_edges",   "service_calls", "trace_summaries"};
+constexpr const char* kTraceTables[] = {"events",           "causal_edges",      "trace_roots",
+                                        "waiting_children", "cross_trace_index", "trace_services",
+                                        "trace_kinds",      "trace_variables",   "spans",
+                                        "span_edges",       "service_calls",     "trace_summaries"};
 
 // " JOIN trace_summaries t ..." restricting `alias`'s rows to traces with
 // activity in the range, and the binds it needs (?1 start, ?2 end).
@@ -557,7 +558,8 @@ class SqliteStorage final : public Storage {
   }
 
   int BusyTimeoutMs() const {
-    return static_cast<int>(std::clamp<uint32_t>(options_.connection_timeout_seconds, 1, 3600) * 1000);
+    return static_cast<int>(std::clamp<uint32_t>(options_.connection_timeout_seconds, 1, 3600) *
+                            1000);
   }
 
   // Reads run on a leased connection with exceptions mapped to statuses.
@@ -906,7 +908,8 @@ absl::StatusOr<uint64_t> SqliteStorage::DeleteTracesBefore(int64_t cutoff_ns) {
           std::vector<UuidBytes> traces;
           {
             SQLite::Statement& q = c.Stmt(
-                "SELECT trace_id FROM trace_summaries WHERE last_ns < ?1 ORDER BY last_ns LIMIT ?2");
+                "SELECT trace_id FROM trace_summaries WHERE last_ns < ?1 ORDER BY last_ns LIMIT "
+                "?2");
             Reset reset(q);
             q.bind(1, static_cast<int64_t>(cutoff_ns));
             q.bind(2, kChunk);
@@ -993,8 +996,8 @@ std::optional<TraceSummary> LoadSummary(Connection& c, const UuidBytes& trace,
   s.event_count = static_cast<uint64_t>(q.getColumn(0).getInt64());
   s.first_ns = q.getColumn(1).getInt64();
   s.last_ns = q.getColumn(2).getInt64();
-  SQLite::Statement& svc = c.Stmt(
-      "SELECT service_name FROM trace_services WHERE trace_id = ?1 ORDER BY service_name");
+  SQLite::Statement& svc =
+      c.Stmt("SELECT service_name FROM trace_services WHERE trace_id = ?1 ORDER BY service_name");
   Reset reset_svc(svc);
   BindUuid(svc, 1, trace);
   while (svc.executeStep()) s.services.push_back(svc.getColumn(0).getString());
@@ -1036,7 +1039,7 @@ absl::StatusOr<std::vector<Event>> SqliteStorage::GetTraceEvents(const std::stri
 }
 
 absl::StatusOr<Page<Event>> SqliteStorage::GetTraceEventsPage(const std::string& trace_id,
-                                                             const PageRequest& page) {
+                                                              const PageRequest& page) {
   auto canonical = common::CanonicalId("trace_id", trace_id);
   if (!canonical.ok()) return canonical.status();
   std::optional<common::EventCursor> cursor;
@@ -1051,11 +1054,11 @@ absl::StatusOr<Page<Event>> SqliteStorage::GetTraceEventsPage(const std::string&
   const UuidBytes after = cursor ? Uuid(cursor->event_id) : UuidBytes{};
   return Read("get trace events page", [&](Connection& c) -> absl::StatusOr<Page<Event>> {
     ReadTxn txn(c);
-    SQLite::Statement& q = c.Stmt(
-        cursor ? "SELECT payload, timestamp_ns FROM events WHERE trace_id = ?1"
-                 " AND (timestamp_ns, id) > (?2, ?3) ORDER BY timestamp_ns, id LIMIT ?4"
-               : "SELECT payload, timestamp_ns FROM events WHERE trace_id = ?1"
-                 " ORDER BY timestamp_ns, id LIMIT ?4");
+    SQLite::Statement& q =
+        c.Stmt(cursor ? "SELECT payload, timestamp_ns FROM events WHERE trace_id = ?1"
+                        " AND (timestamp_ns, id) > (?2, ?3) ORDER BY timestamp_ns, id LIMIT ?4"
+                      : "SELECT payload, timestamp_ns FROM events WHERE trace_id = ?1"
+                        " ORDER BY timestamp_ns, id LIMIT ?4");
     Reset reset(q);
     BindUuid(q, 1, key);
     if (cursor) {
@@ -1112,7 +1115,8 @@ absl::StatusOr<Page<TraceSummary>> SqliteStorage::ListTraces(const TraceFilter& 
   }
   const UuidBytes cursor_trace = cursor ? Uuid(cursor->trace_id) : UuidBytes{};
   auto bind = [&](SQLite::Statement& q, bool with_cursor) {
-    if (filter.last_activity.start_ns) q.bind(1, static_cast<int64_t>(*filter.last_activity.start_ns));
+    if (filter.last_activity.start_ns)
+      q.bind(1, static_cast<int64_t>(*filter.last_activity.start_ns));
     if (filter.last_activity.end_ns) q.bind(2, static_cast<int64_t>(*filter.last_activity.end_ns));
     if (filter.min_events > 0) q.bind(3, ClampU64(filter.min_events));
     if (!filter.service.empty()) BindText(q, 4, filter.service);
@@ -1150,8 +1154,8 @@ absl::StatusOr<Page<TraceSummary>> SqliteStorage::ListTraces(const TraceFilter& 
       out.items.push_back(std::move(s));
     }
     q.tryReset();
-    SQLite::Statement& svc = c.Stmt(
-        "SELECT service_name FROM trace_services WHERE trace_id = ?1 ORDER BY service_name");
+    SQLite::Statement& svc =
+        c.Stmt("SELECT service_name FROM trace_services WHERE trace_id = ?1 ORDER BY service_name");
     for (TraceSummary& s : out.items) {
       Reset reset_svc(svc);
       const UuidBytes t = Uuid(s.trace_id);
@@ -1166,16 +1170,17 @@ absl::StatusOr<Page<TraceSummary>> SqliteStorage::ListTraces(const TraceFilter& 
   });
 }
 
-absl::StatusOr<Page<VariableAccess>> SqliteStorage::GetVariableAccesses(
-    const std::string& variable, const TimeRange& range, const PageRequest& page) {
+absl::StatusOr<Page<VariableAccess>> SqliteStorage::GetVariableAccesses(const std::string& variable,
+                                                                        const TimeRange& range,
+                                                                        const PageRequest& page) {
   std::optional<common::AccessCursor> cursor;
   if (!page.page_token.empty()) {
     auto cur = common::DecodeAccessCursor(page.page_token);
     if (!cur.ok()) return cur.status();
     cursor = std::move(*cur);
   }
-  const uint32_t size = common::ClampPageSize(page.page_size, common::kAccessesPageDefault,
-                                              common::kAccessesPageCap);
+  const uint32_t size =
+      common::ClampPageSize(page.page_size, common::kAccessesPageDefault, common::kAccessesPageCap);
   Page<VariableAccess> out;
   // With a variable filter only a cursor on the same variable matters.
   if (cursor && !variable.empty()) {
@@ -1244,8 +1249,8 @@ absl::StatusOr<std::vector<Baseline>> SqliteStorage::GetBaselines(
     const std::vector<std::string>& operations) {
   return Read("get baselines", [&](Connection& c) -> absl::StatusOr<std::vector<Baseline>> {
     ReadTxn txn(c);
-    SQLite::Statement& q = c.Stmt(
-        "SELECT count, mean, m2, min_ns, max_ns FROM baseline_metrics WHERE operation = ?1");
+    SQLite::Statement& q =
+        c.Stmt("SELECT count, mean, m2, min_ns, max_ns FROM baseline_metrics WHERE operation = ?1");
     std::vector<Baseline> out;
     absl::flat_hash_set<std::string> seen;
     for (const std::string& op : operations) {
@@ -1287,38 +1292,38 @@ absl::StatusOr<std::vector<ServiceCallRow>> SqliteStorage::ListServiceCalls(
       " FROM span_edges e"
       " JOIN spans su ON su.trace_id = e.trace_id AND su.span_id = e.from_span_id"
       " JOIN spans sd ON sd.trace_id = e.trace_id AND sd.span_id = e.to_span_id",
-      RangeJoin("e", range),
-      " WHERE su.service_name <> sd.service_name GROUP BY 1, 2, 3");
-  return Read("list service calls", [&](Connection& c) -> absl::StatusOr<std::vector<ServiceCallRow>> {
-    ReadTxn txn(c);
-    std::map<std::tuple<std::string, std::string, std::string>, ServiceCallRow> rows;
-    {
-      SQLite::Statement& q = c.Stmt(parent_sql);
-      Reset reset(q);
-      BindRange(q, range);
-      while (q.executeStep()) {
-        ServiceCallRow r{q.getColumn(0).getString(), q.getColumn(1).getString(), "Parent",
-                         static_cast<uint64_t>(q.getColumn(2).getInt64()),
-                         static_cast<uint64_t>(q.getColumn(3).getInt64())};
-        rows[{r.from_service, r.to_service, r.link_type}] = r;
-      }
-    }
-    {
-      SQLite::Statement& q = c.Stmt(span_sql);
-      Reset reset(q);
-      BindRange(q, range);
-      while (q.executeStep()) {
-        ServiceCallRow r{q.getColumn(0).getString(), q.getColumn(1).getString(),
-                         q.getColumn(2).getString(),
-                         static_cast<uint64_t>(q.getColumn(3).getInt64()),
-                         static_cast<uint64_t>(q.getColumn(4).getInt64())};
-        rows[{r.from_service, r.to_service, r.link_type}] = r;
-      }
-    }
-    std::vector<ServiceCallRow> out;
-    for (auto& [k, r] : rows) out.push_back(std::move(r));
-    return out;
-  });
+      RangeJoin("e", range), " WHERE su.service_name <> sd.service_name GROUP BY 1, 2, 3");
+  return Read("list service calls",
+              [&](Connection& c) -> absl::StatusOr<std::vector<ServiceCallRow>> {
+                ReadTxn txn(c);
+                std::map<std::tuple<std::string, std::string, std::string>, ServiceCallRow> rows;
+                {
+                  SQLite::Statement& q = c.Stmt(parent_sql);
+                  Reset reset(q);
+                  BindRange(q, range);
+                  while (q.executeStep()) {
+                    ServiceCallRow r{q.getColumn(0).getString(), q.getColumn(1).getString(),
+                                     "Parent", static_cast<uint64_t>(q.getColumn(2).getInt64()),
+                                     static_cast<uint64_t>(q.getColumn(3).getInt64())};
+                    rows[{r.from_service, r.to_service, r.link_type}] = r;
+                  }
+                }
+                {
+                  SQLite::Statement& q = c.Stmt(span_sql);
+                  Reset reset(q);
+                  BindRange(q, range);
+                  while (q.executeStep()) {
+                    ServiceCallRow r{q.getColumn(0).getString(), q.getColumn(1).getString(),
+                                     q.getColumn(2).getString(),
+                                     static_cast<uint64_t>(q.getColumn(3).getInt64()),
+                                     static_cast<uint64_t>(q.getColumn(4).getInt64())};
+                    rows[{r.from_service, r.to_service, r.link_type}] = r;
+                  }
+                }
+                std::vector<ServiceCallRow> out;
+                for (auto& [k, r] : rows) out.push_back(std::move(r));
+                return out;
+              });
 }
 
 absl::StatusOr<std::vector<VariableStats>> SqliteStorage::TopVariables(const TimeRange& range,
@@ -1326,9 +1331,9 @@ absl::StatusOr<std::vector<VariableStats>> SqliteStorage::TopVariables(const Tim
   const std::string top_sql = absl::StrCat(
       "SELECT v.variable, SUM(v.access_count), COUNT(DISTINCT v.trace_id) FROM trace_variables v",
       RangeJoin("v", range), " GROUP BY v.variable ORDER BY 2 DESC, 1 LIMIT ?3");
-  const std::string svc_sql = absl::StrCat(
-      "SELECT DISTINCT v.variable, v.service_name FROM trace_variables v", RangeJoin("v", range),
-      " ORDER BY 1, 2");
+  const std::string svc_sql =
+      absl::StrCat("SELECT DISTINCT v.variable, v.service_name FROM trace_variables v",
+                   RangeJoin("v", range), " ORDER BY 1, 2");
   return Read("top variables", [&](Connection& c) -> absl::StatusOr<std::vector<VariableStats>> {
     ReadTxn txn(c);
     std::vector<VariableStats> out;
@@ -1340,8 +1345,10 @@ absl::StatusOr<std::vector<VariableStats>> SqliteStorage::TopVariables(const Tim
       q.bind(3, static_cast<int64_t>(limit));
       while (q.executeStep()) {
         index[q.getColumn(0).getString()] = out.size();
-        out.push_back({q.getColumn(0).getString(), static_cast<uint64_t>(q.getColumn(1).getInt64()),
-                       static_cast<uint64_t>(q.getColumn(2).getInt64()), {}});
+        out.push_back({q.getColumn(0).getString(),
+                       static_cast<uint64_t>(q.getColumn(1).getInt64()),
+                       static_cast<uint64_t>(q.getColumn(2).getInt64()),
+                       {}});
       }
     }
     if (out.empty()) return out;
@@ -1366,8 +1373,8 @@ absl::StatusOr<std::vector<DurationStats>> Durations(Connection& c, const std::s
   std::vector<DurationStats> out;
   while (q.executeStep()) {
     const auto n = static_cast<uint64_t>(q.getColumn(1).getInt64());
-    out.push_back({q.getColumn(0).getString(), n,
-                   q.getColumn(2).getDouble() / static_cast<double>(n)});
+    out.push_back(
+        {q.getColumn(0).getString(), n, q.getColumn(2).getDouble() / static_cast<double>(n)});
   }
   return out;
 }
@@ -1429,8 +1436,8 @@ absl::StatusOr<std::unique_ptr<Storage>> OpenSqliteStorage(const StorageOptions&
 absl::StatusOr<std::unique_ptr<MigrationTarget>> OpenSqliteMigrationTarget(const std::string& path,
                                                                            int busy_timeout_ms) {
   return Guarded("open", [&]() -> absl::StatusOr<std::unique_ptr<MigrationTarget>> {
-    return std::unique_ptr<MigrationTarget>(new OwningMigrationTarget(
-        std::make_unique<Connection>(path, busy_timeout_ms, true)));
+    return std::unique_ptr<MigrationTarget>(
+        new OwningMigrationTarget(std::make_unique<Connection>(path, busy_timeout_ms, true)));
   });
 }
 

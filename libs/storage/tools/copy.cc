@@ -45,11 +45,10 @@ auto Retry(F&& f) -> decltype(f()) {
 
 // Visits traces newest first, strictly after `start_token` (a ListTraces
 // page token / trace cursor), then their events in pages.
-absl::Status ForEachTrace(
-    EventReader& from, const std::string& start_token, uint32_t page_events,
-    const std::function<absl::Status(const TraceSummary&)>& begin_trace,
-    const std::function<absl::Status(const Event&)>& on_event,
-    const std::function<absl::Status(const TraceSummary&)>& end_trace) {
+absl::Status ForEachTrace(EventReader& from, const std::string& start_token, uint32_t page_events,
+                          const std::function<absl::Status(const TraceSummary&)>& begin_trace,
+                          const std::function<absl::Status(const Event&)>& on_event,
+                          const std::function<absl::Status(const TraceSummary&)>& end_trace) {
   std::string traces_token = start_token;
   while (true) {
     auto traces = Retry([&] {
@@ -95,9 +94,9 @@ absl::StatusOr<std::string> ReadCheckpoint(const std::string& path, const std::s
         absl::StrCat("checkpoint ", path, " is not a raceway copy checkpoint"));
   }
   if (stored_key != key) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "checkpoint ", path, " belongs to another copy (", stored_key,
-        "); remove it or choose another checkpoint file"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("checkpoint ", path, " belongs to another copy (", stored_key,
+                     "); remove it or choose another checkpoint file"));
   }
   if (!token.empty()) {
     auto cursor = common::DecodeTraceCursor(token);
@@ -120,7 +119,8 @@ absl::Status WriteCheckpoint(const std::string& path, const std::string& key,
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot write checkpoint ", path, ": ", ec.message()));
+  if (ec)
+    return absl::InternalError(absl::StrCat("cannot write checkpoint ", path, ": ", ec.message()));
   return absl::OkStatus();
 }
 
@@ -129,9 +129,9 @@ absl::Status WriteCheckpoint(const std::string& path, const std::string& key,
 std::string FormatProgress(const CopyProgress& p) {
   const double secs = absl::ToDoubleSeconds(p.elapsed);
   const uint64_t done = p.traces_skipped + p.traces_done;
-  const double pct = p.traces_total ? 100.0 * static_cast<double>(done) /
-                                          static_cast<double>(p.traces_total)
-                                    : 100.0;
+  const double pct = p.traces_total
+                         ? 100.0 * static_cast<double>(done) / static_cast<double>(p.traces_total)
+                         : 100.0;
   return absl::StrFormat("traces %d/%d (%.1f%%)  events %d  new %d  dup %d  %.0f ev/s", done,
                          p.traces_total, std::min(pct, 100.0), p.events_read, p.accepted,
                          p.duplicates, secs > 0 ? static_cast<double>(p.events_read) / secs : 0);
@@ -254,8 +254,9 @@ absl::StatusOr<VerifyReport> VerifyCopy(EventReader& from, EventReader& to) {
   std::string token;
   std::set<std::string> operations;
   while (true) {
-    auto traces =
-        Retry([&] { return from.ListTraces(TraceFilter{}, PageRequest{1000, token}, nullptr); });
+    auto traces = Retry([&] {
+      return from.ListTraces(TraceFilter{}, PageRequest{1000, token}, nullptr);
+    });
     if (!traces.ok()) return traces.status();
     for (const TraceSummary& s : traces->items) {
       ++report.traces_checked;
@@ -265,8 +266,8 @@ absl::StatusOr<VerifyReport> VerifyCopy(EventReader& from, EventReader& to) {
         problem = absl::StrCat("trace ", s.trace_id, ": ", t.status().ToString());
       } else if (t->event_count != s.event_count || t->first_ns != s.first_ns ||
                  t->last_ns != s.last_ns || t->services != s.services) {
-        problem = absl::StrCat("trace ", s.trace_id, ": ", t->event_count, " events on the target, ",
-                               s.event_count, " on the source");
+        problem = absl::StrCat("trace ", s.trace_id, ": ", t->event_count,
+                               " events on the target, ", s.event_count, " on the source");
       }
       if (!problem.empty()) {
         ++report.traces_mismatched;
@@ -331,8 +332,8 @@ absl::StatusOr<CopyProgress> ImportJsonl(std::istream& in, EventWriter& to,
     if (!*more) break;
     if (auto err = model::ValidateEvent(e, limits)) {
       return absl::InvalidArgumentError(absl::StrCat("line ", reader.line(), ": event ",
-                                                     model::EchoSafe(e.id(), 64), ": ",
-                                                     err->field, " ", err->reason));
+                                                     model::EchoSafe(e.id(), 64), ": ", err->field,
+                                                     " ", err->reason));
     }
     ++progress.events_read;
     if (!ids.insert(e.id()).second) {  // Repeated within this batch.

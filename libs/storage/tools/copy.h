@@ -52,8 +52,8 @@ struct CopyProgress {
   uint64_t traces_skipped = 0;  // Before the checkpoint (resume).
   uint64_t traces_done = 0;     // Fully read this run.
   uint64_t events_read = 0;
-  uint64_t accepted = 0;        // Newly stored on the target.
-  uint64_t duplicates = 0;      // Already on the target.
+  uint64_t accepted = 0;    // Newly stored on the target.
+  uint64_t duplicates = 0;  // Already on the target.
   uint64_t batches = 0;
   bool resumed = false;
   absl::Duration elapsed;
@@ -84,8 +84,8 @@ struct VerifyReport {
   uint64_t traces_checked = 0;
   uint64_t traces_mismatched = 0;     // Missing on the target or other event count.
   std::vector<std::string> examples;  // A few mismatches, for the message.
-  uint64_t baseline_keys = 0;          // Operation keys of the source's events.
-  uint64_t baseline_differences = 0;   // Count differs (history not copied).
+  uint64_t baseline_keys = 0;         // Operation keys of the source's events.
+  uint64_t baseline_differences = 0;  // Count differs (history not copied).
   bool ok() const { return traces_mismatched == 0; }
 };
 
