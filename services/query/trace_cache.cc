@@ -15,7 +15,7 @@ TraceCache::TraceCache(storage::EventReader& reader, size_t max_traces, uint64_t
       observer_(observer) {}
 
 size_t TraceCache::size() const {
-  absl::MutexLock lock(&mu_);
+  storage::common::MutexLock lock(&mu_);
   return slots_.size();
 }
 
@@ -23,7 +23,7 @@ absl::StatusOr<std::shared_ptr<const AnalyzedTrace>> TraceCache::Get(const std::
   auto summary = reader_.GetTraceSummary(trace_id);
   if (!summary.ok()) {
     if (absl::IsNotFound(summary.status())) {
-      absl::MutexLock lock(&mu_);
+      storage::common::MutexLock lock(&mu_);
       if (auto it = slots_.find(trace_id); it != slots_.end()) {
         lru_.erase(it->second->lru);
         if (it->second->ready && it->second->value) {
@@ -37,7 +37,7 @@ absl::StatusOr<std::shared_ptr<const AnalyzedTrace>> TraceCache::Get(const std::
   std::shared_ptr<Slot> slot;
   bool build = false;
   {
-    absl::MutexLock lock(&mu_);
+    storage::common::MutexLock lock(&mu_);
     auto it = slots_.find(trace_id);
     if (it != slots_.end() && (it->second->event_count != summary->event_count ||
                                it->second->last_ns != summary->last_ns)) {
@@ -65,8 +65,9 @@ absl::StatusOr<std::shared_ptr<const AnalyzedTrace>> TraceCache::Get(const std::
   if (observer_) build ? observer_->OnCacheMiss() : observer_->OnCacheHit();
   if (build) {
     auto built = Build(*summary);
-    absl::MutexLock lock(&mu_);
+    storage::common::MutexLock lock(&mu_);
     slot->ready = true;
+    mu_.SignalAll();  // Wakes the callers waiting for this slot.
     if (built.ok()) {
       slot->value = *built;
       cached_events_ += (*built)->events.size();
@@ -83,9 +84,8 @@ absl::StatusOr<std::shared_ptr<const AnalyzedTrace>> TraceCache::Get(const std::
     if (!built.ok()) return built.status();
     return *built;
   }
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(
-      +[](Slot* s) { return s->ready; }, slot.get()));
+  storage::common::MutexLock lock(&mu_);
+  mu_.Await([&slot]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return slot->ready; });
   if (!slot->status.ok()) return slot->status;
   return slot->value;
 }

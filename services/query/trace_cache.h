@@ -25,8 +25,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "libs/graph/trace_analysis.h"
+#include "libs/storage/common/mutex.h"
 #include "libs/storage/storage.h"
 
 namespace raceway::query {
@@ -77,7 +77,7 @@ class TraceCache {
   const graph::AnalysisOptions options_;
   CacheObserver* const observer_;
 
-  mutable absl::Mutex mu_;
+  mutable storage::common::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);
   std::list<std::string> lru_ ABSL_GUARDED_BY(mu_);  // Front = most recent.
   uint64_t cached_events_ ABSL_GUARDED_BY(mu_) = 0;
