@@ -21,6 +21,22 @@ constexpr const char* kAllowedHeaders =
     "connect-protocol-version";
 constexpr const char* kExposedHeaders = "grpc-status, grpc-message, grpc-status-details-bin";
 
+// The headers a preflight may allow: ours, plus whatever header names the
+// page asks for (Access-Control-Request-Headers), since every non-hop header
+// is forwarded as call metadata (x-request-id, grpc-encoding, ...). Only
+// header-name characters are echoed.
+std::string AllowedHeaders(const httplib::Request& req) {
+  std::string out = kAllowedHeaders;
+  const std::string requested = req.get_header_value("Access-Control-Request-Headers");
+  if (requested.empty()) return out;
+  const bool clean = std::all_of(requested.begin(), requested.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == ',' ||
+           c == ' ';
+  });
+  if (clean) absl::StrAppend(&out, ", ", requested);
+  return out;
+}
+
 // Headers that describe the HTTP/1.1 hop, not the call.
 bool IsHopHeader(const std::string& name) {
   static const char* kSkip[] = {"content-type",
@@ -198,7 +214,7 @@ absl::StatusOr<std::unique_ptr<GrpcWebGateway>> GrpcWebGateway::Start(
       return;
     }
     res.set_header("Access-Control-Allow-Methods", "POST, OPTIONS");
-    res.set_header("Access-Control-Allow-Headers", kAllowedHeaders);
+    res.set_header("Access-Control-Allow-Headers", AllowedHeaders(req));
     res.set_header("Access-Control-Max-Age", "86400");
     res.status = 204;
   });

@@ -213,8 +213,10 @@ describe("CORS", () => {
       headers: {
         Origin: origin,
         "Access-Control-Request-Method": "POST",
-        // What connect-web sends, plus our authorization header.
-        "Access-Control-Request-Headers": "content-type,x-grpc-web,x-user-agent,authorization",
+        // What connect-web sends, our authorization header, and a custom
+        // header of the dashboard's own (forwarded as call metadata).
+        "Access-Control-Request-Headers":
+          "content-type,x-grpc-web,x-user-agent,authorization,x-request-id",
       },
     });
 
@@ -223,7 +225,8 @@ describe("CORS", () => {
     assert.ok(res.status >= 200 && res.status < 300, `status ${res.status}`);
     assert.equal(res.headers.get("access-control-allow-origin"), ORIGIN);
     const allowed = headerList(res.headers.get("access-control-allow-headers"));
-    for (const h of ["content-type", "x-grpc-web", "x-user-agent", "authorization", "grpc-timeout"]) {
+    for (const h of ["content-type", "x-grpc-web", "x-user-agent", "authorization", "grpc-timeout",
+                     "x-request-id"]) {
       assert.ok(allowed.includes(h), `Access-Control-Allow-Headers lacks ${h}: ${allowed}`);
     }
     assert.ok(headerList(res.headers.get("access-control-allow-methods")).includes("post"));
