@@ -135,6 +135,8 @@ const std::map<std::string, Field>& Fields() {
         [](Draft& d, uint32_t v) { d.config.ingest.flush_interval_ms = v; });
     u64("ingest.max_buffered_bytes",
         [](Draft& d, uint64_t v) { d.config.ingest.max_buffered_bytes = v; });
+    u32("ingest.max_queue_delay_ms",
+        [](Draft& d, uint32_t v) { d.config.ingest.max_queue_delay_ms = v; });
     u32("ingest.max_in_flight_flushes",
         [](Draft& d, uint32_t v) { d.config.ingest.max_in_flight_flushes = v; });
     u32("ingest.max_batch_events",

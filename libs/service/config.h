@@ -29,7 +29,8 @@ struct IngestConfig {
   std::string http_listen = "127.0.0.1:8080";  // POST /events; "" = off.
   uint32_t batch_size = 1000;                  // Flush when this many events wait.
   uint32_t flush_interval_ms = 5;              // ... or when the oldest waited this long.
-  uint64_t max_buffered_bytes = 256ull << 20;  // Backpressure bound.
+  uint64_t max_buffered_bytes = 256ull << 20;  // Backpressure bound (decoded, in memory).
+  uint32_t max_queue_delay_ms = 2000;          // Refuse while the queue is this far behind.
   uint32_t max_in_flight_flushes = 2;          // Concurrent transactions (1 for sqlite).
   uint32_t max_batch_events = 10000;           // Per request.
   uint64_t max_batch_bytes = 64ull << 20;      // Per request.

@@ -32,6 +32,15 @@ absl::Status GroupCommitter::Enqueue(std::vector<const raceway::v1::Event*> even
                                                        " of ", options_.max_buffered_bytes,
                                                        " bytes buffered); retry later"));
     }
+    if (options_.max_queue_delay.count() > 0 && !queue_.empty()) {
+      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+          Clock::now() - queue_.front().enqueued);
+      if (waited > options_.max_queue_delay) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("ingest is behind: the oldest queued batch has waited ", waited.count(),
+                         " ms (limit ", options_.max_queue_delay.count(), " ms); retry later"));
+      }
+    }
     queued_events_ += events.size();
     buffered_bytes_ += bytes;
     buffered = buffered_bytes_;

@@ -32,6 +32,10 @@ struct CommitterOptions {
   uint32_t batch_size = 1000;
   std::chrono::milliseconds flush_interval{5};
   uint64_t max_buffered_bytes = 256ull << 20;
+  // Refuse new work while the oldest queued request has waited longer than
+  // this (0 = no limit): bounds ack latency under overload, where the byte
+  // bound alone would let the queue hold minutes of work on a slow database.
+  std::chrono::milliseconds max_queue_delay{0};
   uint32_t flushers = 2;  // Transactions that may be in flight at once.
   std::chrono::milliseconds retry_after{200};
   // Backoff between attempts while the database is failing.
@@ -66,7 +70,7 @@ class GroupCommitter {
   GroupCommitter& operator=(const GroupCommitter&) = delete;
 
   // Queues `events` (valid, ids distinct within the request; the pointees
-  // must stay alive until `done` runs). `bytes` is their serialized size.
+  // must stay alive until `done` runs). `bytes` is their in-memory size.
   // On a non-OK return nothing was queued and `done` will not run:
   // RESOURCE_EXHAUSTED (byte bound; retry later), UNAVAILABLE (draining).
   absl::Status Enqueue(std::vector<const raceway::v1::Event*> events, uint64_t bytes, Done done);

@@ -91,6 +91,7 @@ class IngestServerImpl final : public IngestServer {
     o.batch_size = c.batch_size;
     o.flush_interval = std::chrono::milliseconds(c.flush_interval_ms);
     o.max_buffered_bytes = c.max_buffered_bytes;
+    o.max_queue_delay = std::chrono::milliseconds(c.max_queue_delay_ms);
     o.flushers = c.max_in_flight_flushes;
     o.retry_after = std::chrono::milliseconds(c.retry_after_ms);
     return o;
