@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/escaping.h"
@@ -14,6 +15,7 @@
 #include "libs/model/uuid.h"
 #include "libs/model/validation.h"
 #include "libs/service/grpc_util.h"
+#include "libs/storage/common/page_token.h"
 
 namespace raceway::query {
 namespace {
@@ -424,9 +426,12 @@ grpc::Status QueryServiceImpl::ListTraces(Ctx* context, const v1::ListTracesRequ
   filter.min_events = request->min_events();
   filter.service = request->service();
   filter.last_activity = ToRange(request->time_range());
+  // The count is a scan of every matching trace (the page itself is an
+  // index range): only the first page pays for it.
   uint64_t total = 0;
-  auto page =
-      reader_->ListTraces(filter, {PageSize(request->page_size()), request->page_token()}, &total);
+  const bool first_page = request->page_token().empty();
+  auto page = reader_->ListTraces(filter, {PageSize(request->page_size()), request->page_token()},
+                                  first_page ? &total : nullptr);
   if (!page.ok()) return status = Fail(page.status());
   for (const auto& s : page->items) ToProto(s, response->add_traces());
   response->set_next_page_token(page->next_page_token);
@@ -688,51 +693,54 @@ grpc::Status QueryServiceImpl::FindGlobalRaces(Ctx* context,
       request->window_ms() == 0 ? config_.global_race_window_ms : request->window_ms(), 86400000);
   const int64_t window = static_cast<int64_t>(window_ms) * 1000000;
   const size_t page_size = PageSize(request->page_size());
-  std::vector<std::string> variables;
-  if (!request->variable().empty()) {
-    variables.push_back(request->variable());
-  } else {
-    auto top = reader_->TopVariables(range, 100000);
-    if (!top.ok()) return status = Fail(top.status());
-    for (const auto& v : *top) variables.push_back(v.variable);
-    std::sort(variables.begin(), variables.end());
-  }
-  size_t vi = 0;
+  // One ordered scan of the access index, (variable, timestamp, id), for
+  // one variable or all of them: a page costs its own rows plus the window
+  // primed before a resumed cursor, never a pass over every variable.
+  std::optional<graph::GlobalRaceSweeper> sweeper;
+  std::string variable;  // Of the sweeper's records.
+  std::string token;     // Storage keyset token (shared format, page_token.h).
   if (*cursor) {
-    vi = std::lower_bound(variables.begin(), variables.end(), (*cursor)->variable) -
-         variables.begin();
+    const AccessKey& k = **cursor;
+    if (!request->variable().empty() && k.variable != request->variable()) {
+      return status = Fail(absl::InvalidArgumentError("page_token: for another variable"));
+    }
+    variable = k.variable;
+    sweeper.emplace(graph::GlobalRaceOptions{window});
+    // Prime with the accesses of the cursor's variable inside the window
+    // before it (they may race with what comes next).
+    storage::TimeRange before{k.ts - window, k.ts + 1};
+    if (range.start_ns && *before.start_ns < *range.start_ns) before.start_ns = range.start_ns;
+    std::string prime_token;
+    do {
+      auto prev = reader_->GetVariableAccesses(k.variable, before, {10000, prime_token});
+      if (!prev.ok()) return status = Fail(prev.status());
+      for (const auto& a : prev->items) {
+        if (KeyAfter(a, k)) break;
+        if (absl::Status s = sweeper->Prime(ToRecord(a)); !s.ok()) return status = Fail(s);
+      }
+      prime_token = prev->next_page_token;
+    } while (!prime_token.empty());
+    token = storage::common::EncodeAccessCursor({k.variable, k.ts, k.event_id});
   }
   std::vector<graph::GlobalRace> found;
-  for (; vi < variables.size(); ++vi) {
-    const std::string& variable = variables[vi];
-    const bool resuming = *cursor && (*cursor)->variable == variable;
-    storage::TimeRange scan = range;
-    if (resuming) {
-      const int64_t from = (*cursor)->ts - window;
-      if (!scan.start_ns || *scan.start_ns < from) scan.start_ns = from;
-    }
-    graph::GlobalRaceSweeper sweeper(graph::GlobalRaceOptions{window});
-    std::string token;
-    do {
-      auto page = reader_->GetVariableAccesses(variable, scan, {10000, token});
-      if (!page.ok()) return status = Fail(page.status());
-      for (const auto& a : page->items) {
-        graph::AccessRecord rec = ToRecord(a);
-        if (resuming && !KeyAfter(a, **cursor)) {
-          if (absl::Status s = sweeper.Prime(rec); !s.ok()) return status = Fail(s);
-          continue;
-        }
-        const size_t before = found.size();
-        if (absl::Status s = sweeper.Add(rec, &found); !s.ok()) return status = Fail(s);
-        if (found.size() >= page_size && found.size() > before) {
-          for (const auto& r : found) FillGlobalRace(r, response->add_races());
-          response->set_next_page_token(KeyToken({variable, a.timestamp_ns, a.event_id}));
-          return status;
-        }
+  do {
+    auto page = reader_->GetVariableAccesses(request->variable(), range, {10000, token});
+    if (!page.ok()) return status = Fail(page.status());
+    for (const auto& a : page->items) {
+      if (!sweeper || a.variable != variable) {  // Races never cross variables.
+        sweeper.emplace(graph::GlobalRaceOptions{window});
+        variable = a.variable;
       }
-      token = page->next_page_token;
-    } while (!token.empty());
-  }
+      const size_t before = found.size();
+      if (absl::Status s = sweeper->Add(ToRecord(a), &found); !s.ok()) return status = Fail(s);
+      if (found.size() >= page_size && found.size() > before) {
+        for (const auto& r : found) FillGlobalRace(r, response->add_races());
+        response->set_next_page_token(KeyToken({a.variable, a.timestamp_ns, a.event_id}));
+        return status;
+      }
+    }
+    token = page->next_page_token;
+  } while (!token.empty());
   for (const auto& r : found) FillGlobalRace(r, response->add_races());
   return status;
 }

@@ -1103,9 +1103,10 @@ absl::StatusOr<Page<TraceSummary>> SqliteStorage::ListTraces(const TraceFilter& 
   if (filter.last_activity.end_ns) conds.push_back("t.last_ns < ?2");
   if (filter.min_events > 0) conds.push_back("t.event_count >= ?3");
   if (!filter.service.empty()) {
+    // IN, not a correlated EXISTS: the service's traces come from the
+    // trace_services_by_service index instead of a probe per stored trace.
     conds.push_back(
-        "EXISTS (SELECT 1 FROM trace_services s WHERE s.trace_id = t.trace_id"
-        " AND s.service_name = ?4)");
+        "t.trace_id IN (SELECT s.trace_id FROM trace_services s WHERE s.service_name = ?4)");
   }
   const std::string where = conds.empty() ? "" : " WHERE " + absl::StrJoin(conds, " AND ");
   std::string page_where = where;
