@@ -23,68 +23,13 @@ env.sh); without them the script starts its own throwaway servers.
 import argparse
 import json
 import os
-import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def fresh_database(backend, url):
-    """Drops and recreates the database named in `url`."""
-    name = url.rsplit("/", 1)[1]
-    if backend == "postgres":
-        admin = url.rsplit("/", 1)[0] + "/postgres"
-        for sql in (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"):
-            subprocess.run(["psql", admin, "-qAtc", sql], check=True, capture_output=True)
-    else:
-        m = re.match(r"mysql://([^:]+):([^@]+)@([^:/]+):(\d+)/", url)
-        user, password, host, port = m.groups()
-        subprocess.run(["mysql", "-h", host, "-P", port, "-u", user, f"-p{password}", "-e",
-                        f"DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"],
-                       check=True, capture_output=True)
-
-
-class Ingest:
-    """raceway-ingest as a child process; reads its port from the start log."""
-
-    def __init__(self, build, flags):
-        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-        self.proc = subprocess.Popen([os.path.join(build, "services/ingest/raceway-ingest")] +
-                                     flags, stdout=self.log, stderr=self.log)
-        deadline = time.time() + 60
-        self.port = None
-        while time.time() < deadline and self.port is None:
-            if self.proc.poll() is not None:
-                raise RuntimeError("raceway-ingest exited: " + open(self.log.name).read())
-            for line in open(self.log.name):
-                if '"msg":"ingest started"' in line:
-                    self.port = int(re.search(r'"grpc_port":"(\d+)"', line).group(1))
-            time.sleep(0.05)
-        if self.port is None:
-            raise RuntimeError("raceway-ingest did not start: " + open(self.log.name).read())
-
-    def rss_kib(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return 0
-
-    def stop(self):
-        self.proc.terminate()
-        code = self.proc.wait(timeout=60)
-        os.unlink(self.log.name)
-        if code != 0:
-            raise RuntimeError(f"raceway-ingest exited {code} on SIGTERM")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from harness import ROOT, Service, fresh_database, log, with_database, workspace  # noqa: E402
 
 
 def loadgen(build, target, args):
@@ -144,14 +89,15 @@ def run_backend(backend, args, env, tmp):
         verify = [f"--verify-storage=sqlite://{path}"]
     else:
         base = env["RACEWAY_TEST_POSTGRES_URL" if backend == "postgres" else "RACEWAY_TEST_MYSQL_URL"]
-        url = base.rsplit("/", 1)[0] + "/raceway_ingest_bench"
+        url = with_database(base, "raceway_ingest_bench")
         fresh_database(backend, url)
         flags += [f"--storage.backend={backend}", f"--storage.{backend}.connection_string={url}"]
         verify = [f"--verify-storage={url}"]
 
     result = {"backend": backend}
-    server = Ingest(args.build, flags)
-    target = f"127.0.0.1:{server.port}"
+    server = Service(os.path.join(args.build, "services/ingest/raceway-ingest"), flags,
+                     "ingest started")
+    target = server.address
     try:
         common = [f"--streams={args.streams}", f"--batch-size={args.batch_size}"]
         log(f"[{backend}] peak: {args.seconds} s as fast as possible")
@@ -204,25 +150,14 @@ def run_backend(backend, args, env, tmp):
             "buffer_bound_mib": args.buffer_mib,
         })
     finally:
-        server.stop()
+        if server.stop() != 0:
+            raise RuntimeError("raceway-ingest did not exit 0 on SIGTERM")
 
     log(f"[{backend}] raw bulk rate")
     raw = raw_rate(args.build, backend, env)
     result["raw_events_per_s"] = raw
     result["ratio_to_raw"] = result["peak_events_per_s"] / raw if raw else None
     return result
-
-
-def start_databases(tmp):
-    d = os.path.join(tmp, "testdb")
-    subprocess.run([os.path.join(ROOT, "tests/support/testdb.sh"), "start", d], check=True,
-                   stdout=subprocess.DEVNULL)
-    env = dict(os.environ)
-    for line in open(os.path.join(d, "env.sh")):
-        m = re.match(r"export (\w+)=(.*)", line.strip())
-        if m:
-            env[m.group(1)] = m.group(2).strip('"')
-    return d, env
 
 
 def main():
@@ -238,20 +173,9 @@ def main():
     args = p.parse_args()
     backends = args.backends.split(",")
 
-    tmp = tempfile.mkdtemp(prefix="raceway_ingest_bench_")
-    os.chmod(tmp, 0o755)  # The database servers run as their own users.
-    dbdir = None
-    env = dict(os.environ)
-    try:
-        if any(b in ("postgres", "mysql") for b in backends) and \
-                "RACEWAY_TEST_POSTGRES_URL" not in env:
-            dbdir, env = start_databases(tmp)
-        log(f"load average at start: {os.getloadavg()}, cores: {os.cpu_count()}")
+    need_servers = any(b in ("postgres", "mysql") for b in backends)
+    with workspace(need_servers) as (tmp, env):
         results = [run_backend(b, args, env, tmp) for b in backends]
-    finally:
-        if dbdir:
-            subprocess.run([os.path.join(ROOT, "tests/support/testdb.sh"), "stop", dbdir])
-        shutil.rmtree(tmp, ignore_errors=True)
 
     if args.json:
         for r in results:
