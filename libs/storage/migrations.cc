@@ -37,13 +37,20 @@ absl::StatusOr<std::vector<Migration>> Pending(const std::vector<AppliedMigratio
                                                const std::vector<Migration>& compiled) {
   std::map<int, const Migration*> by_version;
   for (const Migration& m : compiled) by_version[m.version] = &m;
+  const int newest = by_version.empty() ? 0 : by_version.rbegin()->first;
   std::map<int, const AppliedMigration*> done;
   for (const AppliedMigration& a : applied) {
     auto it = by_version.find(a.version);
     if (it == by_version.end()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "database has migration ", Label(a.version, a.name),
-          " which this binary does not know: the database was migrated by a newer release"));
+      // Newer than anything compiled in: the schema was migrated first for
+      // the next release (docs/operations.md, Upgrade), and migrations are
+      // additive and compatible for one release, so this binary still runs.
+      if (a.version > newest) continue;
+      return absl::FailedPreconditionError(
+          absl::StrCat("database has migration ", Label(a.version, a.name),
+                       " which this binary does not know and which is older than its newest (",
+                       Label(newest, by_version.rbegin()->second->name),
+                       "): the database was migrated by a different build"));
     }
     if (it->second->checksum != a.checksum) {
       return absl::FailedPreconditionError(
@@ -130,7 +137,11 @@ absl::StatusOr<MigrationStatus> GetMigrationStatus(MigrationTarget& target,
   std::sort(
       status.applied.begin(), status.applied.end(),
       [](const AppliedMigration& a, const AppliedMigration& b) { return a.version < b.version; });
-  for (const Migration& m : CompiledMigrations(dialect)) {
+  const std::vector<Migration>& compiled = CompiledMigrations(dialect);
+  for (const AppliedMigration& a : status.applied) {
+    if (!compiled.empty() && a.version > compiled.back().version) status.newer.push_back(a);
+  }
+  for (const Migration& m : compiled) {
     const bool done =
         std::any_of(status.applied.begin(), status.applied.end(),
                     [&](const AppliedMigration& a) { return a.version == m.version; });

@@ -68,6 +68,9 @@ class MigrationTarget {
 struct MigrationStatus {
   std::vector<AppliedMigration> applied;
   std::vector<Migration> pending;
+  // Applied by a newer release (versions above every compiled one): this
+  // binary runs on such a schema (one-release compatibility).
+  std::vector<AppliedMigration> newer;
 };
 
 // Verifies checksums and (when `apply`) applies pending migrations.

@@ -171,7 +171,9 @@ TEST(SqliteStorageTest, ChangedMigrationIsRefusedByName) {
   }
 }
 
-TEST(SqliteStorageTest, UnknownAppliedMigrationIsRefused) {
+// Rolling upgrade: the schema is migrated for the next release first; the
+// running (older) binaries must keep opening it.
+TEST(SqliteStorageTest, NewerReleaseMigrationIsAcceptedAndReported) {
   TempDir dir;
   const std::string path = dir.File("newer.db");
   ASSERT_NE(Open(path), nullptr);
@@ -181,9 +183,36 @@ TEST(SqliteStorageTest, UnknownAppliedMigrationIsRefused) {
   }
   StorageOptions o;
   o.sqlite_path = path;
+  o.auto_migrate = false;  // As the services run in production.
+  auto s = OpenStorage(o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  o.auto_migrate = true;
+  s = OpenStorage(o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto target = OpenSqliteMigrationTarget(path, 1000);
+  ASSERT_TRUE(target.ok()) << target.status();
+  auto status = GetMigrationStatus(**target, "sqlite");
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_EQ(status->newer.size(), 1u);
+  EXPECT_EQ(status->newer[0].version, 999);
+  EXPECT_TRUE(status->pending.empty());
+}
+
+// A migration this binary does not know below its newest one means the
+// database came from a different build: refuse rather than guess.
+TEST(SqliteStorageTest, UnknownOlderMigrationIsRefused) {
+  TempDir dir;
+  const std::string path = dir.File("stray.db");
+  ASSERT_NE(Open(path), nullptr);
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("INSERT INTO schema_migrations (version, name, checksum) VALUES (0, 'stray', 'x')");
+  }
+  StorageOptions o;
+  o.sqlite_path = path;
   auto s = OpenStorage(o);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(s.status().message(), HasSubstr("999_future"));
+  EXPECT_THAT(s.status().message(), HasSubstr("000_stray"));
 }
 
 TEST(SqliteStorageTest, AutoMigrateOffRefusesEmptyOrOutdatedSchema) {
