@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -169,6 +170,34 @@ TEST(SqliteStorageTest, ChangedMigrationIsRefusedByName) {
     EXPECT_THAT(s.status().message(), HasSubstr("001_initial_schema"));
     EXPECT_THAT(s.status().message(), HasSubstr("changed after it was applied"));
   }
+}
+
+// Checkpoints run on the background thread, so the WAL restarts long before
+// the writer's inline (stalling) checkpoint at ~64 MiB. Before the fix the
+// background connection had never read the file, did not know it was in WAL
+// mode, and every checkpoint it ran was a silent no-op.
+TEST(SqliteStorageTest, BackgroundCheckpointsKeepTheWalShort) {
+  TempDir dir;
+  const std::string path = dir.File("wal.db");
+  auto storage = Open(path);
+  ASSERT_NE(storage, nullptr);
+  const std::string filler(600, 'x');
+  uintmax_t max_wal = 0;
+  for (int batch = 0; batch < 60; ++batch) {
+    std::vector<Event> events;
+    const std::string trace = raceway::model::NewUuidV4();
+    for (int i = 0; i < 500; ++i) {
+      Event e = Ev(trace, i);
+      e.mutable_function_call()->set_module(filler);
+      events.push_back(std::move(e));
+    }
+    ASSERT_TRUE(Write(*storage, events).ok());
+    std::error_code ec;
+    max_wal = std::max(max_wal, std::filesystem::file_size(path + "-wal", ec));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // A gap lets the WAL restart.
+  }
+  // 30k events of ~1 KiB wrote far more than 64 MiB of WAL frames.
+  EXPECT_LT(max_wal, 24u << 20) << "WAL grew to " << (max_wal >> 20) << " MiB";
 }
 
 // Rolling upgrade: the schema is migrated for the next release first; the

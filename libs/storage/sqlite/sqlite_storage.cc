@@ -254,6 +254,11 @@ class Checkpointer {
         if (!db) {
           db = std::make_unique<SQLite::Database>(
               path_, SQLite::OPEN_READWRITE | SQLite::OPEN_NOMUTEX, busy_timeout_ms_);
+          // A connection learns that the file is in WAL mode only when it
+          // first reads it; until then a checkpoint is a silent no-op
+          // (-1 frames) and the writer's inline checkpoints did all the work
+          // (130 ms stalls at half load, issue 6).
+          db->exec("SELECT count(*) FROM sqlite_master");
         }
         // BUSY (another checkpoint running) is fine: the next commit retries.
         sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
