@@ -55,6 +55,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "bench/support/workload.h"
+#include "libs/model/percentile.h"
 #include "libs/model/uuid.h"
 #include "libs/service/config.h"
 #include "libs/storage/factory.h"
@@ -170,13 +171,10 @@ double Load1() {
   return a;
 }
 
+// Percentile of unsorted samples.
 double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  const double rank = p / 100.0 * static_cast<double>(v.size() - 1);
-  const size_t lo = static_cast<size_t>(std::floor(rank));
-  const size_t hi = std::min(v.size() - 1, lo + 1);
-  return v[lo] + (v[hi] - v[lo]) * (rank - static_cast<double>(lo));
+  return model::Percentile(v, p);
 }
 
 struct Measurement {

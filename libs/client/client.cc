@@ -5,18 +5,17 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <set>
-#include <sstream>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "libs/client/credentials.h"
 #include "libs/client/status_details.h"
 #include "libs/model/uuid.h"
 #include "libs/model/validation.h"
@@ -65,14 +64,6 @@ struct Finished {
   raceway::v1::BatchResult result;
   Clock::time_point completed;
 };
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 }  // namespace
 
@@ -674,27 +665,17 @@ absl::StatusOr<std::unique_ptr<RacewayClient>> RacewayClient::Create(ClientOptio
   }
   if (options.ack_timeout <= Ms(0)) return absl::InvalidArgumentError("ack_timeout must be > 0");
 
-  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  auto credentials = ChannelCredentials(options.tls, options.root_certs_file);
+  if (!credentials.ok()) return credentials.status();
   grpc::ChannelArguments args;
-  if (options.tls) {
-    grpc::SslCredentialsOptions ssl;
-    if (!options.root_certs_file.empty()) {
-      auto pem = ReadFile(options.root_certs_file);
-      if (!pem.ok()) return pem.status();
-      ssl.pem_root_certs = *pem;
-    }
-    credentials = grpc::SslCredentials(ssl);
-    if (!options.tls_server_name.empty()) {
-      args.SetSslTargetNameOverride(options.tls_server_name);
-    }
-  } else {
-    credentials = grpc::InsecureChannelCredentials();
+  if (options.tls && !options.tls_server_name.empty()) {
+    args.SetSslTargetNameOverride(options.tls_server_name);
   }
   args.SetMaxSendMessageSize(-1);
   args.SetMaxReceiveMessageSize(-1);
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);  // Retries are ours (idempotent ids).
   args.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING, "raceway-client/1");
-  auto channel = grpc::CreateCustomChannel(options.target, credentials, args);
+  auto channel = grpc::CreateCustomChannel(options.target, *credentials, args);
   auto impl = std::make_unique<Impl>(std::move(options), std::move(channel));
   impl->Start();
   return std::unique_ptr<RacewayClient>(new RacewayClient(std::move(impl)));

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/struct.pb.h"
+#include "libs/model/percentile.h"
 #include "libs/model/uuid.h"
 
 namespace raceway::loadgen {
@@ -89,14 +90,6 @@ google::protobuf::Value Text(const std::string& s) {
   google::protobuf::Value v;
   v.set_string_value(s);
   return v;
-}
-
-double Percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  const double rank = p / 100.0 * static_cast<double>(sorted.size() - 1);
-  const size_t lo = static_cast<size_t>(std::floor(rank));
-  const size_t hi = std::min(sorted.size() - 1, lo + 1);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - static_cast<double>(lo));
 }
 
 }  // namespace
@@ -464,9 +457,9 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& options, storage::EventRea
   {
     std::lock_guard<std::mutex> lk(shared->mu);
     std::sort(shared->latencies_ms.begin(), shared->latencies_ms.end());
-    report.ack_p50_ms = Percentile(shared->latencies_ms, 50);
-    report.ack_p90_ms = Percentile(shared->latencies_ms, 90);
-    report.ack_p99_ms = Percentile(shared->latencies_ms, 99);
+    report.ack_p50_ms = model::Percentile(shared->latencies_ms, 50);
+    report.ack_p90_ms = model::Percentile(shared->latencies_ms, 90);
+    report.ack_p99_ms = model::Percentile(shared->latencies_ms, 99);
     report.ack_max_ms = shared->latencies_ms.empty() ? 0 : shared->latencies_ms.back();
   }
   client.reset();

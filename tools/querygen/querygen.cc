@@ -7,11 +7,9 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <random>
-#include <sstream>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -20,6 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "libs/client/credentials.h"
+#include "libs/model/percentile.h"
 #include "raceway/v1/query.grpc.pb.h"
 
 namespace raceway::querygen {
@@ -72,14 +72,6 @@ bool NeedsTrace(Rpc rpc) {
   }
 }
 
-double Percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  const double rank = p / 100.0 * static_cast<double>(sorted.size() - 1);
-  const size_t lo = static_cast<size_t>(std::floor(rank));
-  const size_t hi = std::min(sorted.size() - 1, lo + 1);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - static_cast<double>(lo));
-}
-
 std::string CodeName(grpc::StatusCode code) {
   // gRPC and Abseil share the numbering; Abseil has the canonical names.
   return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
@@ -130,14 +122,6 @@ std::string RandomUuid(std::mt19937_64& rng) {
     if (c == 'x') c = kHex[rng() & 15];
   }
   return out;
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 // Trace ids of the most recently listed page, shared by all workers.
@@ -410,16 +394,8 @@ absl::StatusOr<QueryLoadReport> RunQueryLoad(const QueryLoadOptions& options) {
   }
   const std::vector<size_t> schedule = Schedule(mix);
 
-  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
-  if (options.tls) {
-    grpc::SslCredentialsOptions ssl;
-    if (!options.root_certs_file.empty()) {
-      auto pem = ReadFile(options.root_certs_file);
-      if (!pem.ok()) return pem.status();
-      ssl.pem_root_certs = *pem;
-    }
-    credentials = grpc::SslCredentials(ssl);
-  }
+  auto credentials = client::ChannelCredentials(options.tls, options.root_certs_file);
+  if (!credentials.ok()) return credentials.status();
   grpc::ChannelArguments args;
   // AnalyzeTrace of a 100k-event trace is tens of MB (audit trails): the
   // 4 MB default would turn big traces into RESOURCE_EXHAUSTED errors.
@@ -427,7 +403,7 @@ absl::StatusOr<QueryLoadReport> RunQueryLoad(const QueryLoadOptions& options) {
   args.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING, "raceway-querygen/1");
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (const auto& target : options.targets) {
-    auto channel = grpc::CreateCustomChannel(target, credentials, args);
+    auto channel = grpc::CreateCustomChannel(target, *credentials, args);
     if (!channel->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout)) {
       return absl::UnavailableError(absl::StrCat("cannot connect to ", target, " within ",
                                                  options.connect_timeout.count(), " ms"));
@@ -558,9 +534,9 @@ absl::StatusOr<QueryLoadReport> RunQueryLoad(const QueryLoadOptions& options) {
       all.insert(all.end(), st.latencies_ms[m].begin(), st.latencies_ms[m].end());
     }
     std::sort(all.begin(), all.end());
-    r.p50_ms = Percentile(all, 50);
-    r.p90_ms = Percentile(all, 90);
-    r.p99_ms = Percentile(all, 99);
+    r.p50_ms = model::Percentile(all, 50);
+    r.p90_ms = model::Percentile(all, 90);
+    r.p99_ms = model::Percentile(all, 99);
     r.max_ms = all.empty() ? 0 : all.back();
     double sum = 0;
     for (double x : all) sum += x;
