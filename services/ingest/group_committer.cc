@@ -32,7 +32,9 @@ absl::Status GroupCommitter::Enqueue(std::vector<const raceway::v1::Event*> even
                                                        " of ", options_.max_buffered_bytes,
                                                        " bytes buffered); retry later"));
     }
-    if (options_.max_queue_delay.count() > 0 && !queue_.empty()) {
+    // While the database is down the queue ages because of the outage, not
+    // load: the commit attempts answer UNAVAILABLE, the outage contract.
+    if (options_.max_queue_delay.count() > 0 && !storage_down_ && !queue_.empty()) {
       const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
           Clock::now() - queue_.front().enqueued);
       if (waited > options_.max_queue_delay) {

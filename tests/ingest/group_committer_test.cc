@@ -18,7 +18,8 @@
 namespace raceway::ingest {
 namespace {
 
-class GroupCommitterTest : public ::testing::TestWithParam<int> {
+template <typename Base>
+class GroupCommitterFixture : public Base {
  protected:
   void SetUp() override {
     storage::StorageOptions options;
@@ -53,6 +54,9 @@ class GroupCommitterTest : public ::testing::TestWithParam<int> {
   std::shared_ptr<storage::FaultInjectionStorage> faults_;
   std::list<std::vector<raceway::v1::Event>> batches_;
 };
+
+class GroupCommitterTest : public GroupCommitterFixture<::testing::TestWithParam<int>> {};
+class GroupCommitterOutageTest : public GroupCommitterFixture<::testing::Test> {};
 
 TEST_P(GroupCommitterTest, QueueDelayBoundRefusesWhileTheQueueIsBehind) {
   const int limit_ms = GetParam();
@@ -94,6 +98,30 @@ TEST_P(GroupCommitterTest, QueueDelayBoundRefusesWhileTheQueueIsBehind) {
   auto count = inner_->CountEvents();
   ASSERT_TRUE(count.ok());
   EXPECT_EQ(*count, 9u);
+}
+
+// During an outage the queue ages while the committer backs off: that is
+// answered UNAVAILABLE by the commit attempts, not refused as overload.
+TEST_F(GroupCommitterOutageTest, QueueDelayBoundDoesNotTurnAnOutageIntoOverload) {
+  CommitterOptions options;
+  options.flushers = 1;
+  options.flush_interval = std::chrono::milliseconds(1);
+  options.max_queue_delay = std::chrono::milliseconds(20);
+  options.min_backoff = std::chrono::milliseconds(500);
+  GroupCommitter committer(faults_, options);
+  faults_->SetDown();
+  std::future<absl::Status> a, b, c;
+  ASSERT_TRUE(Enqueue(committer, &a).ok());
+  EXPECT_TRUE(absl::IsUnavailable(a.get()));
+  ASSERT_TRUE(Enqueue(committer, &b).ok());  // Waits out the 500 ms backoff.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const absl::Status queued = Enqueue(committer, &c);
+  EXPECT_TRUE(queued.ok()) << queued;
+  faults_->SetUp();
+  EXPECT_TRUE(b.get().ok());
+  if (queued.ok()) {
+    EXPECT_TRUE(c.get().ok());
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Limits, GroupCommitterTest, ::testing::Values(0, 50),
