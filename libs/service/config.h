@@ -62,6 +62,13 @@ struct MetricsConfig {
   std::string query_listen = "127.0.0.1:9092";
 };
 
+struct AnalysisConfig {
+  // How client causality vectors order events (libs/graph README):
+  // "auto" = only components that behave as clocks in the trace,
+  // "trust" = every component, "ignore" = none.
+  std::string client_clocks = "auto";
+};
+
 struct Config {
   storage::StorageOptions storage;
   uint32_t retention_hours = 168;  // 0 = keep forever.
@@ -72,6 +79,7 @@ struct Config {
   QueryConfig query;
   AuthConfig auth;
   MetricsConfig metrics;
+  AnalysisConfig analysis;
   std::string log_level = "info";  // debug | info | warn | error
 };
 
