@@ -9,6 +9,14 @@
 // Counters: items_per_second (events), races, peak_B_per_event (peak heap
 // allocated during the analysis, excluding the input events, divided by
 // events), input_B_per_event (the protobuf events themselves).
+//
+// BM_AnalyzeSdkStyleTrace runs the same traces as the reference SDKs would
+// send them: every event carries the process's shared "<service>#<instance>"
+// client clock component, each thread counting its own events (so the
+// client clock rule has to judge 1M vector entries and ignores the
+// component), and 1 in 5 same-thread parent/child pairs have swapped
+// timestamps (TypeScript's made-up microseconds), so program order must be
+// rebuilt from the parent edges.
 
 #include <malloc.h>
 
@@ -21,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
 #include "libs/graph/trace_analysis.h"
@@ -168,28 +177,53 @@ std::vector<Event> MakeTrace(int64_t n, int threads, uint64_t seed) {
   return out;
 }
 
+// The SDK-style variant of MakeTrace's events (see the top comment).
+void MakeSdkStyle(std::vector<Event>* events, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  absl::flat_hash_map<std::string, uint64_t> counter;
+  absl::flat_hash_map<std::string, Event*> previous;
+  for (Event& e : *events) {
+    const std::string& thread = e.metadata().thread_id();
+    auto* entry = e.add_causality_vector();
+    entry->set_component("api#ip-10-0-0-7-4242");
+    entry->set_clock(++counter[thread]);
+    Event*& prev = previous[thread];
+    if (prev != nullptr && e.parent_id() == prev->id() && rng() % 5 == 0) {
+      std::swap(*prev->mutable_timestamp(), *e.mutable_timestamp());
+      prev = nullptr;  // Swap disjoint pairs only.
+    } else {
+      prev = &e;
+    }
+  }
+}
+
 // One cached trace at a time (1M protobuf events are large).
-const std::vector<Event>& Trace(int64_t n, int threads, int64_t* input_bytes) {
+const std::vector<Event>& Trace(int64_t n, int threads, int64_t* input_bytes,
+                                bool sdk_style = false) {
   static std::unique_ptr<std::vector<Event>> cached;
   static int64_t cached_n = -1, cached_threads = -1, cached_bytes = 0;
-  if (cached_n != n || cached_threads != threads) {
+  static bool cached_sdk_style = false;
+  if (cached_n != n || cached_threads != threads || cached_sdk_style != sdk_style) {
     cached.reset();
     const int64_t before = g_current.load();
     cached = std::make_unique<std::vector<Event>>(MakeTrace(n, threads, 1234));
+    if (sdk_style) MakeSdkStyle(cached.get(), 99);
     cached_bytes = g_current.load() - before;
     cached_n = n;
     cached_threads = threads;
+    cached_sdk_style = sdk_style;
   }
   *input_bytes = cached_bytes;
   return *cached;
 }
 
-void BM_AnalyzeTrace(benchmark::State& state) {
+void Analyze(benchmark::State& state, bool sdk_style) {
   int64_t input_bytes = 0;
-  const auto& events = Trace(state.range(0), static_cast<int>(state.range(1)), &input_bytes);
+  const auto& events =
+      Trace(state.range(0), static_cast<int>(state.range(1)), &input_bytes, sdk_style);
   AnalysisOptions options;  // Races (pairs capped at 10000, all counted), path, trails, deps.
   int64_t peak = 0;
-  uint64_t races = 0, snapshots = 0, dropped = 0;
+  uint64_t races = 0, snapshots = 0, dropped = 0, reordered = 0, ignored = 0;
   for (auto _ : state) {
     const int64_t base = g_current.load();
     g_peak.store(base);
@@ -202,6 +236,8 @@ void BM_AnalyzeTrace(benchmark::State& state) {
     races = analysis->races.total_pairs;
     snapshots = analysis->graph.num_clock_snapshots();
     dropped = analysis->graph.dropped_edges().size();
+    reordered = analysis->graph.trace().reordered_events().size();
+    ignored = analysis->graph.ignored_client_components().size();
     benchmark::DoNotOptimize(analysis->critical_path.total_duration_ns);
     benchmark::DoNotOptimize(analysis->audit_trails.data());
   }
@@ -213,11 +249,27 @@ void BM_AnalyzeTrace(benchmark::State& state) {
   state.counters["dropped_edges"] = static_cast<double>(dropped);
   state.counters["peak_B_per_event"] = static_cast<double>(peak) / n;
   state.counters["input_B_per_event"] = static_cast<double>(input_bytes) / n;
+  if (sdk_style) {
+    state.counters["reordered"] = static_cast<double>(reordered);
+    state.counters["ignored_components"] = static_cast<double>(ignored);
+  }
 }
+
+void BM_AnalyzeTrace(benchmark::State& state) { Analyze(state, /*sdk_style=*/false); }
 BENCHMARK(BM_AnalyzeTrace)
     ->ArgNames({"events", "threads"})
     ->Args({10000, 4})
     ->Args({10000, 64})
+    ->Args({100000, 4})
+    ->Args({100000, 64})
+    ->Args({1000000, 4})
+    ->Args({1000000, 64})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
+
+void BM_AnalyzeSdkStyleTrace(benchmark::State& state) { Analyze(state, /*sdk_style=*/true); }
+BENCHMARK(BM_AnalyzeSdkStyleTrace)
+    ->ArgNames({"events", "threads"})
     ->Args({100000, 4})
     ->Args({100000, 64})
     ->Args({1000000, 4})

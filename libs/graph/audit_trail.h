@@ -3,9 +3,9 @@
 
 // Audit trail of (trace, variable) (ARCHITECTURE §4): the variable's
 // StateChange events in the graph's topological order (a linear extension of
-// happens-before; among unordered events the earliest (timestamp, id) comes
-// first), each with has_causal_link_to_previous (the previous access
-// HappensBefore this one) and is_race (this access races, as defined in
+// happens-before; among unordered events the smallest index, i.e. the
+// earliest (timestamp, id) unless reordered, comes first), each with has_causal_link_to_previous
+// (the previous access HappensBefore this one) and is_race (this access races, as defined in
 // race_detector.h, with ANY earlier access of the trail). is_race comes from
 // the race detector's per-access flags, so it costs no pair comparisons of
 // its own.

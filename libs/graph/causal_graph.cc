@@ -1,16 +1,33 @@
 #include "libs/graph/causal_graph.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <numeric>
 #include <queue>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "libs/graph/client_clock.h"
 
 namespace raceway::graph {
+namespace {
 
 using raceway::v1::Event;
+
+// "<id> (thread <thread_id>, <value>)" for client clock reasons.
+std::string Describe(const CompactTrace& t, uint32_t i, uint64_t value) {
+  return absl::StrCat(std::string(t.id(i)), " (thread ", std::string(t.thread_name(t.thread(i))),
+                      ", ", value, ")");
+}
+
+uint64_t ValueOf(std::span<const ClientClockEntry> v, uint32_t component) {
+  auto it = std::lower_bound(v.begin(), v.end(), component,
+                             [](const ClientClockEntry& e, uint32_t c) { return e.component < c; });
+  return it != v.end() && it->component == component ? it->clock : 0;
+}
+
+}  // namespace
 
 std::string_view EdgeKindName(EdgeKind kind) {
   switch (kind) {
@@ -42,31 +59,36 @@ std::string_view RelationName(Relation r) {
   return "UNKNOWN";
 }
 
-absl::StatusOr<CausalGraph> CausalGraph::Build(std::span<const Event> events) {
+absl::StatusOr<CausalGraph> CausalGraph::Build(std::span<const Event> events,
+                                               ClientClockMode client_clocks) {
   absl::StatusOr<CompactTrace> trace = CompactTrace::Build(events);
   if (!trace.ok()) return trace.status();
-  return Build(*std::move(trace));
+  return Build(*std::move(trace), client_clocks);
 }
 
-absl::StatusOr<CausalGraph> CausalGraph::Build(std::span<const Event* const> events) {
+absl::StatusOr<CausalGraph> CausalGraph::Build(std::span<const Event* const> events,
+                                               ClientClockMode client_clocks) {
   absl::StatusOr<CompactTrace> trace = CompactTrace::Build(events);
   if (!trace.ok()) return trace.status();
-  return Build(*std::move(trace));
+  return Build(*std::move(trace), client_clocks);
 }
 
-absl::StatusOr<CausalGraph> CausalGraph::Build(std::vector<Event>&& events) {
+absl::StatusOr<CausalGraph> CausalGraph::Build(std::vector<Event>&& events,
+                                               ClientClockMode client_clocks) {
   absl::StatusOr<CompactTrace> trace = CompactTrace::Build(std::move(events));
   if (!trace.ok()) return trace.status();
-  return Build(*std::move(trace));
+  return Build(*std::move(trace), client_clocks);
 }
 
-CausalGraph CausalGraph::Build(CompactTrace trace) {
+CausalGraph CausalGraph::Build(CompactTrace trace, ClientClockMode client_clocks) {
   CausalGraph g(std::move(trace));
+  g.client_clocks_ = client_clocks;
   g.nt_ = g.trace_.num_threads();
   g.BuildEdges();
   g.BreakCycles();
   g.ComputeTopologicalOrder();
   g.ComputeClocks();
+  g.JudgeClientClocks();
   return g;
 }
 
@@ -119,23 +141,14 @@ void CausalGraph::BuildEdges() {
     if (parent[i] != kNone) add(parent[i], i, EdgeKind::kParent);
   }
 
-  // Joins.
-  absl::flat_hash_map<std::string_view, std::vector<uint32_t>> spawns_by_task;
-  for (uint32_t i = 0; i < n; ++i) {
-    if (t.kind(i) == Event::kAsyncAwait && !t.event(i).async_await().future_id().empty()) {
-      spawns_by_task.try_emplace(t.event(i).async_await().future_id());
-    }
-  }
+  // Joins: the spawns of awaited tasks, in index order.
+  std::vector<uint8_t> is_awaited(t.num_tasks(), 0);
+  for (const CompactTrace::TaskEvent& w : t.awaits()) is_awaited[w.task] = 1;
   std::vector<uint32_t> awaited;
-  if (!spawns_by_task.empty()) {
-    for (uint32_t i = 0; i < n; ++i) {
-      if (t.kind(i) != Event::kAsyncSpawn) continue;
-      auto it = spawns_by_task.find(std::string_view(t.event(i).async_spawn().task_id()));
-      if (it == spawns_by_task.end()) continue;
-      it->second.push_back(i);
-      awaited.push_back(i);
-    }
+  for (uint32_t k = 0; k < t.num_tasks(); ++k) {
+    if (is_awaited[k]) awaited.insert(awaited.end(), t.spawns_of(k).begin(), t.spawns_of(k).end());
   }
+  std::sort(awaited.begin(), awaited.end());
   if (!awaited.empty()) {
     // Children of the parent forest (CSR) and depths.
     std::vector<uint32_t> child_begin(n + 1, 0), children(n);
@@ -206,12 +219,9 @@ void CausalGraph::BuildEdges() {
       touched.clear();
       done[k] = 1;
     }
-    for (uint32_t w = 0; w < n; ++w) {
-      if (t.kind(w) != Event::kAsyncAwait) continue;
-      auto it = spawns_by_task.find(std::string_view(t.event(w).async_await().future_id()));
-      if (it == spawns_by_task.end()) continue;
-      for (uint32_t s : it->second) {
-        if (s == w) continue;
+    for (const CompactTrace::TaskEvent& await : t.awaits()) {
+      const uint32_t w = await.event;
+      for (uint32_t s : t.spawns_of(await.task)) {
         add(s, w, EdgeKind::kJoin);
         for (uint32_t d : frontier[slot[s]]) {
           if (d != w) add(d, w, EdgeKind::kJoin);
@@ -260,11 +270,11 @@ void CausalGraph::BuildEdges() {
         if (u == kNone || span_buckets[u].empty()) continue;
         Cache& c = caches[(uint64_t{t.thread(e)} << 32) | u];
         if (c.srcs.empty()) c.srcs.assign(span_buckets[u].size(), kNone);
-        const int64_t ts = t.timestamp_ns(e);
+        const int64_t ts = t.order_timestamp_ns(e);
         for (size_t j = 0; j < span_buckets[u].size(); ++j) {
           const std::vector<uint32_t>& list = buckets[span_buckets[u][j]];
           auto it = std::upper_bound(list.begin(), list.end(), ts, [&](int64_t v, uint32_t idx) {
-            return v < t.timestamp_ns(idx);
+            return v < t.order_timestamp_ns(idx);
           });
           if (it == list.begin() || *(it - 1) == e) {
             c.srcs[j] = kNone;
@@ -404,7 +414,7 @@ void CausalGraph::ComputeTopologicalOrder() {
     std::iota(topo_.begin(), topo_.end(), 0u);
     return;
   }
-  // Kahn's algorithm, smallest (timestamp, id) first.
+  // Kahn's algorithm, smallest index first.
   std::vector<uint32_t> indeg(n, 0), succ_begin(n + 1, 0), succ(preds_.size());
   for (uint32_t i = 0; i < n; ++i) {
     indeg[i] = pred_begin_[i + 1] - pred_begin_[i] + (trace_.position(i) > 1 ? 1 : 0);
@@ -467,6 +477,170 @@ void CausalGraph::ComputeClocks() {
   }
 }
 
+void CausalGraph::JudgeClientClocks() {
+  const CompactTrace& t = trace_;
+  const uint32_t n = size();
+  if (!t.any_client_clock() || client_clocks_ == ClientClockMode::kIgnore) return;
+  client_usable_.assign(n, 0);
+  if (client_clocks_ == ClientClockMode::kTrust) {
+    for (uint32_t i = 0; i < n; ++i) client_usable_[i] = t.has_client_clock(i) ? 1 : 0;
+    return;
+  }
+
+  // kAuto. The first reason found per component wins (deterministic:
+  // monotonicity in index order, then values in increasing order).
+  const uint32_t nc = t.num_client_components();
+  struct Verdict {
+    bool ignored = false;
+    std::string reason;
+    uint32_t offenders[2] = {kNone, kNone};
+  };
+  std::vector<Verdict> verdict(nc);
+  auto ignore = [&](uint32_t c, std::string reason, uint32_t x, uint32_t y) {
+    Verdict& v = verdict[c];
+    v.ignored = true;
+    v.reason = absl::StrCat("client clock component \"", std::string(t.client_component_name(c)),
+                            "\" ignored: ", reason);
+    v.offenders[0] = x;
+    v.offenders[1] = y;
+  };
+
+  // (i) monotone along every kept edge, and the advance points.
+  // Sum of a vector's entries, saturating: ties (only possible when sums
+  // exceed 2^64) go to the smaller index, which can only make the rule
+  // stricter, never trust a component it would not trust otherwise.
+  struct Advance {
+    uint64_t value;
+    uint64_t sum;
+    uint32_t component;
+    uint32_t event;
+  };
+  std::vector<Advance> advances;
+  std::vector<uint64_t> max_pred;
+  for (uint32_t e = 0; e < n; ++e) {
+    const std::span<const ClientClockEntry> ve = t.client_clock(e);
+    max_pred.assign(ve.size(), 0);
+    auto check = [&](uint32_t p, EdgeKind kind) {
+      size_t j = 0;
+      for (const ClientClockEntry& ep : t.client_clock(p)) {
+        while (j < ve.size() && ve[j].component < ep.component) ++j;
+        if (j < ve.size() && ve[j].component == ep.component && ep.clock <= ve[j].clock) {
+          max_pred[j] = std::max(max_pred[j], ep.clock);
+          continue;
+        }
+        if (verdict[ep.component].ignored) continue;
+        ignore(ep.component,
+               absl::StrCat("it goes backwards along a ", std::string(EdgeKindName(kind)),
+                            " edge: ", Describe(t, p, ep.clock), " -> ",
+                            Describe(t, e, ValueOf(ve, ep.component))),
+               p, e);
+      }
+    };
+    const uint32_t po = program_order_predecessor(e);
+    if (po != kNone) check(po, EdgeKind::kProgramOrder);
+    const auto preds = cross_predecessors(e);
+    const auto kinds = cross_predecessor_kinds(e);
+    for (size_t k = 0; k < preds.size(); ++k) check(preds[k], kinds[k]);
+    if (ve.empty()) continue;
+    uint64_t sum = 0;
+    for (const ClientClockEntry& entry : ve) {
+      sum = entry.clock > UINT64_MAX - sum ? UINT64_MAX : sum + entry.clock;
+    }
+    for (size_t j = 0; j < ve.size(); ++j) {
+      if (ve[j].clock > max_pred[j]) advances.push_back({ve[j].clock, sum, ve[j].component, e});
+    }
+  }
+
+  // (ii) one origin per value and (iii) the owner chain, per component.
+  std::erase_if(advances, [&](const Advance& a) { return verdict[a.component].ignored; });
+  std::sort(advances.begin(), advances.end(), [](const Advance& a, const Advance& b) {
+    if (a.component != b.component) return a.component < b.component;
+    if (a.value != b.value) return a.value < b.value;
+    if (a.sum != b.sum) return a.sum < b.sum;
+    return a.event < b.event;
+  });
+  for (size_t g = 0; g < advances.size();) {
+    const uint32_t c = advances[g].component;
+    uint32_t prev_origin = kNone;
+    uint64_t prev_value = 0;
+    for (; g < advances.size() && advances[g].component == c;) {
+      if (verdict[c].ignored) {  // Nothing more to learn about c.
+        ++g;
+        continue;
+      }
+      const uint64_t x = advances[g].value;
+      const uint32_t origin = advances[g].event;
+      const std::span<const ClientClockEntry> vo = t.client_clock(origin);
+      size_t k = g + 1;
+      for (; k < advances.size() && advances[k].component == c && advances[k].value == x &&
+             !verdict[c].ignored;
+           ++k) {
+        const uint32_t a = advances[k].event;
+        const std::span<const ClientClockEntry> va = t.client_clock(a);
+        // A vector with fewer non-zero entries is neither greater nor equal.
+        const ClockOrder o =
+            va.size() < vo.size() ? ClockOrder::kConcurrent : CompareClientClocks(vo, va);
+        const bool ok = o == ClockOrder::kBefore ||
+                        (o == ClockOrder::kEqual &&
+                         (DagHappensBefore(origin, a) || DagHappensBefore(a, origin)));
+        if (!ok) {
+          ignore(c,
+                 absl::StrCat("events ", Describe(t, origin, x), " and ", Describe(t, a, x),
+                              " both advance it to ", x, " without either ordering the other"),
+                 origin, a);
+        }
+      }
+      if (!verdict[c].ignored && prev_origin != kNone && !DagHappensBefore(prev_origin, origin)) {
+        ignore(c,
+               absl::StrCat("advanced by unordered events ", Describe(t, prev_origin, prev_value),
+                            " and ", Describe(t, origin, x)),
+               prev_origin, origin);
+      }
+      prev_origin = origin;
+      prev_value = x;
+      g = k;
+    }
+  }
+
+  // Usable events; per ignored component: carriers and examples.
+  for (uint32_t c = 0; c < nc; ++c) {
+    if (!verdict[c].ignored) continue;
+    IgnoredClientComponent out;
+    out.component = c;
+    out.reason = std::move(verdict[c].reason);
+    for (uint32_t x : verdict[c].offenders) {
+      if (x != kNone &&
+          std::find(out.examples.begin(), out.examples.end(), x) == out.examples.end())
+        out.examples.push_back(x);
+    }
+    ignored_components_.push_back(std::move(out));
+  }
+  std::vector<uint32_t> slot(nc, kNone);
+  for (uint32_t k = 0; k < ignored_components_.size(); ++k) {
+    slot[ignored_components_[k].component] = k;
+  }
+  for (uint32_t e = 0; e < n; ++e) {
+    const std::span<const ClientClockEntry> ve = t.client_clock(e);
+    bool usable = t.has_client_clock(e) && !ve.empty();
+    for (const ClientClockEntry& entry : ve) {
+      const uint32_t k = slot[entry.component];
+      if (k == kNone) continue;
+      usable = false;
+      IgnoredClientComponent& ic = ignored_components_[k];
+      ++ic.events;
+      if (ic.examples.size() < kMaxDiagnosticExamples &&
+          std::find(ic.examples.begin(), ic.examples.end(), e) == ic.examples.end()) {
+        ic.examples.push_back(e);
+      }
+    }
+    client_usable_[e] = usable ? 1 : 0;
+  }
+  std::sort(ignored_components_.begin(), ignored_components_.end(),
+            [&](const IgnoredClientComponent& a, const IgnoredClientComponent& b) {
+              return t.client_component_name(a.component) < t.client_component_name(b.component);
+            });
+}
+
 std::vector<Edge> CausalGraph::Edges() const {
   std::vector<Edge> out;
   out.reserve(size() + preds_.size());
@@ -497,8 +671,7 @@ bool CausalGraph::HappensBefore(uint32_t a, uint32_t b) const {
   if (a == b) return false;
   if (DagHappensBefore(a, b)) return true;
   if (DagHappensBefore(b, a)) return false;
-  if (!trace_.has_client_clock(a) || !trace_.has_client_clock(b)) return false;
-  return CompareClientClocks(trace_.client_clock(a), trace_.client_clock(b)) == ClockOrder::kBefore;
+  return ClientOrder(a, b) == ClockOrder::kBefore;
 }
 
 Relation CausalGraph::Relate(uint32_t a, uint32_t b) const {
@@ -511,7 +684,8 @@ Relation CausalGraph::Relate(uint32_t a, uint32_t b) const {
 size_t CausalGraph::MemoryBytes() const {
   auto bytes = [](const auto& v) { return v.capacity() * sizeof(v[0]); };
   return trace_.MemoryBytes() + bytes(pred_begin_) + bytes(preds_) + bytes(pred_kinds_) +
-         bytes(dropped_) + bytes(topo_) + bytes(clock_id_) + bytes(snapshots_);
+         bytes(dropped_) + bytes(topo_) + bytes(clock_id_) + bytes(snapshots_) +
+         bytes(client_usable_);
 }
 
 }  // namespace raceway::graph

@@ -2,7 +2,32 @@
 
 #include <algorithm>
 
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
 namespace raceway::graph {
+
+absl::StatusOr<ClientClockMode> ParseClientClockMode(std::string_view text) {
+  if (text == "auto") return ClientClockMode::kAuto;
+  if (text == "trust") return ClientClockMode::kTrust;
+  if (text == "ignore") return ClientClockMode::kIgnore;
+  return absl::InvalidArgumentError(
+      absl::StrCat("analysis.client_clocks: must be \"auto\", \"trust\" or \"ignore\", got \"",
+                   absl::CEscape(absl::string_view(text.data(), text.size())), "\""));
+}
+
+std::string_view ClientClockModeName(ClientClockMode mode) {
+  switch (mode) {
+    case ClientClockMode::kAuto:
+      return "auto";
+    case ClientClockMode::kTrust:
+      return "trust";
+    case ClientClockMode::kIgnore:
+      return "ignore";
+  }
+  return "unknown";
+}
 
 ClockOrder CompareClientClocks(std::span<const ClientClockEntry> a,
                                std::span<const ClientClockEntry> b) {

@@ -1,7 +1,9 @@
 #include "libs/graph/compact_trace.h"
 
 #include <algorithm>
+#include <functional>
 #include <numeric>
+#include <queue>
 #include <string>
 #include <utility>
 
@@ -154,7 +156,8 @@ absl::StatusOr<CompactTrace> CompactTrace::BuildSorted(std::vector<const Event*>
   std::vector<uint8_t> id_canonical(n), parent_kind(n);  // parent: 0 none, 1 uuid, 2 other.
   std::vector<uint32_t> client_begin(n, kNone), client_end(n, kNone);
   t.lock_.assign(n, kNone);
-  Interner threads, services, spans, variables, locations, components, locks;
+  std::vector<TaskEvent> spawns, awaits;
+  Interner threads, services, spans, variables, locations, components, locks, tasks;
   constexpr uint32_t kD1 = 12, kD2 = 8, kD3 = 4;
   for (uint32_t i = 0; i < n; ++i) {
     if (i + kD1 < n) {
@@ -192,6 +195,13 @@ absl::StatusOr<CompactTrace> CompactTrace::BuildSorted(std::vector<const Event*>
       t.access_[i] = static_cast<uint8_t>(sc.access_type());
       t.location_[i] = locations.Intern(sc.location(), &t.location_names_);
     }
+    if (e.has_async_spawn()) {
+      const uint32_t k = tasks.InternOrNone(e.async_spawn().task_id(), &t.task_names_);
+      if (k != kNone) spawns.push_back({i, k});
+    } else if (e.has_async_await()) {
+      const uint32_t k = tasks.InternOrNone(e.async_await().future_id(), &t.task_names_);
+      if (k != kNone) awaits.push_back({i, k});
+    }
     if (e.has_lock_acquire()) {
       t.lock_[i] = locks.Intern(e.lock_acquire().lock_id(), &t.lock_names_);
       if (IsReadLockType(e.lock_acquire().lock_type())) t.flags_[i] |= kLockRead;
@@ -219,6 +229,7 @@ absl::StatusOr<CompactTrace> CompactTrace::BuildSorted(std::vector<const Event*>
       t.client_entries_.erase(last, t.client_entries_.end());
       client_begin[i] = begin;
       client_end[i] = static_cast<uint32_t>(t.client_entries_.size());
+      t.any_client_clock_ = true;
     }
   }
   t.variable_ids_ = variables.Release();
@@ -232,6 +243,7 @@ absl::StatusOr<CompactTrace> CompactTrace::BuildSorted(std::vector<const Event*>
   };
   bool sorted = true;
   for (uint32_t i = 1; i < n && sorted; ++i) sorted = !less(i, i - 1);
+  std::vector<uint32_t> new_index;  // Input position -> index; empty = same.
   if (!sorted) {
     std::vector<uint32_t> perm(n);
     std::iota(perm.begin(), perm.end(), 0u);
@@ -255,7 +267,10 @@ absl::StatusOr<CompactTrace> CompactTrace::BuildSorted(std::vector<const Event*>
     Permute(&parent_kind, perm);
     Permute(&client_begin, perm);
     Permute(&client_end, perm);
+    new_index.resize(n);
+    for (uint32_t k = 0; k < n; ++k) new_index[perm[k]] = k;
   }
+  t.IndexTasks(std::move(spawns), std::move(awaits), new_index);
   t.client_begin_ = std::move(client_begin);
   t.client_end_ = std::move(client_end);
 
@@ -304,6 +319,8 @@ absl::StatusOr<CompactTrace> CompactTrace::BuildSorted(std::vector<const Event*>
     }
   }
 
+  t.FollowExplicitEdges();
+
   // Program order: positions and per-thread lists (CSR).
   const uint32_t nt = static_cast<uint32_t>(t.thread_names_.size());
   t.thread_begin_.assign(nt + 1, 0);
@@ -334,6 +351,175 @@ absl::StatusOr<CompactTrace> CompactTrace::BuildSorted(std::vector<const Event*>
     for (uint32_t r = 0; r < nl; ++r) t.location_rank_[order[r]] = r;
   }
   return t;
+}
+
+void CompactTrace::FollowExplicitEdges() {
+  const uint32_t n = size();
+  // Same-thread explicit edges a -> b: parents, and spawn -> await of its
+  // task (both usually point forwards; only backward ones force a change).
+  std::vector<std::pair<uint32_t, uint32_t>> joins;
+  for (const TaskEvent& w : awaits_) {
+    for (uint32_t s : spawns_of(w.task)) {
+      if (thread_[s] == thread_[w.event]) joins.emplace_back(s, w.event);
+    }
+  }
+  const uint32_t nt = static_cast<uint32_t>(thread_names_.size());
+  std::vector<uint8_t> dirty;  // Threads with a backward same-thread edge.
+  auto mark = [&](uint32_t a, uint32_t b) {
+    if (a <= b) return;
+    if (dirty.empty()) dirty.assign(nt, 0);
+    dirty[thread_[b]] = 1;
+  };
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t p = parent_[i];
+    if (p != kNone && thread_[p] == thread_[i]) mark(p, i);
+  }
+  for (auto [a, b] : joins) mark(a, b);
+  if (dirty.empty()) return;  // Index order already follows every edge.
+
+  // Per dirty thread: its events (ascending), local positions, edges.
+  std::vector<std::vector<uint32_t>> events_of(nt);
+  std::vector<uint32_t> local(n, kNone);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!dirty[thread_[i]]) continue;
+    auto& list = events_of[thread_[i]];
+    local[i] = static_cast<uint32_t>(list.size());
+    list.push_back(i);
+  }
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> edges_of(nt);
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t p = parent_[i];
+    if (p != kNone && p != i && thread_[p] == thread_[i] && dirty[thread_[i]]) {
+      edges_of[thread_[i]].emplace_back(local[p], local[i]);
+    }
+  }
+  for (auto [a, b] : joins) {
+    if (dirty[thread_[b]]) edges_of[thread_[b]].emplace_back(local[a], local[b]);
+  }
+
+  // Kahn's algorithm with a min-heap: the lexicographically smallest linear
+  // extension. Stuck on a cycle, it takes the smallest remaining event; the
+  // cycle's backward edge is then dropped (and reported) by the cycle rule.
+  // max_before[i] = the largest original index among i and the events before
+  // it in its thread's new order (i itself for untouched threads).
+  std::vector<uint32_t> max_before(n);
+  std::iota(max_before.begin(), max_before.end(), 0u);
+  std::vector<std::vector<uint32_t>> new_order(nt);
+  bool changed = false;
+  for (uint32_t th = 0; th < nt; ++th) {
+    if (!dirty[th]) continue;
+    const std::vector<uint32_t>& list = events_of[th];
+    const uint32_t k = static_cast<uint32_t>(list.size());
+    std::vector<uint32_t> indeg(k, 0), succ_begin(k + 1, 0), succ(edges_of[th].size());
+    for (auto [a, b] : edges_of[th]) {
+      ++indeg[b];
+      ++succ_begin[a + 1];
+    }
+    std::partial_sum(succ_begin.begin(), succ_begin.end(), succ_begin.begin());
+    {
+      std::vector<uint32_t> fill(succ_begin.begin(), succ_begin.end() - 1);
+      for (auto [a, b] : edges_of[th]) succ[fill[a]++] = b;
+    }
+    std::priority_queue<uint32_t, std::vector<uint32_t>, std::greater<uint32_t>> ready;
+    for (uint32_t v = 0; v < k; ++v) {
+      if (indeg[v] == 0) ready.push(v);
+    }
+    std::vector<uint8_t> emitted(k, 0);
+    uint32_t scan = 0;  // All local ids below it are emitted.
+    std::vector<uint32_t>& out = new_order[th];
+    out.reserve(k);
+    uint32_t running = 0;
+    while (out.size() < k) {
+      uint32_t v;
+      if (!ready.empty()) {
+        v = ready.top();
+        ready.pop();
+      } else {
+        while (emitted[scan]) ++scan;
+        v = scan;
+      }
+      emitted[v] = 1;
+      const uint32_t orig = list[v];
+      changed |= orig != list[out.size()];
+      running = std::max(running, orig);
+      max_before[orig] = running;
+      out.push_back(orig);
+      for (uint32_t q = succ_begin[v]; q < succ_begin[v + 1]; ++q) {
+        const uint32_t w = succ[q];
+        if (--indeg[w] == 0 && !emitted[w]) ready.push(w);
+      }
+    }
+  }
+  if (!changed) return;
+
+  // Global order: by (max_before, position in thread). Events sharing a
+  // max_before value belong to one thread (it is one of its indices) and
+  // are consecutive there, so a bucket fill in thread order sorts them.
+  std::vector<uint32_t> bucket(n + 1, 0);
+  for (uint32_t i = 0; i < n; ++i) ++bucket[max_before[i] + 1];
+  std::partial_sum(bucket.begin(), bucket.end(), bucket.begin());
+  std::vector<uint32_t> perm(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!dirty[thread_[i]]) perm[bucket[i]++] = i;
+  }
+  for (uint32_t th = 0; th < nt; ++th) {
+    for (uint32_t orig : new_order[th]) perm[bucket[max_before[orig]]++] = orig;
+  }
+  std::vector<uint32_t> inv(n);
+  for (uint32_t k = 0; k < n; ++k) inv[perm[k]] = k;
+
+  order_ts_.resize(n);
+  for (uint32_t k = 0; k < n; ++k) {
+    const uint32_t orig = perm[k];
+    order_ts_[k] = ts_[max_before[orig]];
+    if (max_before[orig] != orig) reordered_.push_back(k);
+  }
+  Permute(&events_, perm);
+  Permute(&ts_, perm);
+  Permute(&kind_, perm);
+  Permute(&thread_, perm);
+  Permute(&service_, perm);
+  Permute(&span_, perm);
+  Permute(&upstream_, perm);
+  Permute(&duration_, perm);
+  Permute(&flags_, perm);
+  Permute(&variable_, perm);
+  Permute(&access_, perm);
+  Permute(&location_, perm);
+  Permute(&lock_, perm);
+  Permute(&client_begin_, perm);
+  Permute(&client_end_, perm);
+  Permute(&parent_, perm);
+  for (uint32_t& p : parent_) {
+    if (p != kNone) p = inv[p];
+  }
+  for (uint32_t& m : missing_parents_) m = inv[m];
+  std::sort(missing_parents_.begin(), missing_parents_.end());
+  std::vector<TaskEvent> spawns;
+  for (uint32_t k = 0; k < num_tasks(); ++k) {
+    for (uint32_t s : spawns_of(k)) spawns.push_back({s, k});
+  }
+  IndexTasks(std::move(spawns), std::move(awaits_), inv);
+  for (auto& [key, index] : uuid_index_) index = inv[index];
+  for (auto& [key, index] : other_index_) index = inv[index];
+}
+
+void CompactTrace::IndexTasks(std::vector<TaskEvent> spawns, std::vector<TaskEvent> awaits,
+                              const std::vector<uint32_t>& index) {
+  auto by_event = [](const TaskEvent& a, const TaskEvent& b) { return a.event < b.event; };
+  if (!index.empty()) {
+    for (TaskEvent& s : spawns) s.event = index[s.event];
+    for (TaskEvent& w : awaits) w.event = index[w.event];
+    std::sort(spawns.begin(), spawns.end(), by_event);
+    std::sort(awaits.begin(), awaits.end(), by_event);
+  }
+  awaits_ = std::move(awaits);
+  task_spawn_begin_.assign(task_names_.size() + 1, 0);
+  for (const TaskEvent& s : spawns) ++task_spawn_begin_[s.task + 1];
+  std::partial_sum(task_spawn_begin_.begin(), task_spawn_begin_.end(), task_spawn_begin_.begin());
+  task_spawns_.resize(spawns.size());
+  std::vector<uint32_t> fill(task_spawn_begin_.begin(), task_spawn_begin_.end() - 1);
+  for (const TaskEvent& s : spawns) task_spawns_[fill[s.task]++] = s.event;
 }
 
 std::optional<uint32_t> CompactTrace::Find(std::string_view id) const {
@@ -377,14 +563,15 @@ std::span<const ClientClockEntry> CompactTrace::client_clock(uint32_t i) const {
 
 size_t CompactTrace::MemoryBytes() const {
   auto bytes = [](const auto& v) { return v.capacity() * sizeof(v[0]); };
-  return bytes(events_) + bytes(ts_) + bytes(kind_) + bytes(parent_) + bytes(missing_parents_) +
-         bytes(thread_) + bytes(pos_) + bytes(thread_begin_) + bytes(thread_events_) +
-         bytes(thread_names_) + bytes(service_) + bytes(service_names_) + bytes(span_) +
-         bytes(upstream_) + bytes(span_names_) + bytes(duration_) + bytes(flags_) +
-         bytes(variable_) + bytes(access_) + bytes(location_) + bytes(lock_) + bytes(lock_names_) +
-         bytes(variable_names_) + bytes(location_names_) + bytes(location_rank_) +
-         bytes(accesses_) + bytes(client_begin_) + bytes(client_end_) + bytes(client_entries_) +
-         bytes(component_names_) +
+  return bytes(events_) + bytes(ts_) + bytes(order_ts_) + bytes(reordered_) + bytes(kind_) +
+         bytes(parent_) + bytes(missing_parents_) + bytes(thread_) + bytes(pos_) +
+         bytes(thread_begin_) + bytes(thread_events_) + bytes(thread_names_) + bytes(service_) +
+         bytes(service_names_) + bytes(span_) + bytes(upstream_) + bytes(span_names_) +
+         bytes(duration_) + bytes(flags_) + bytes(variable_) + bytes(access_) + bytes(location_) +
+         bytes(lock_) + bytes(lock_names_) + bytes(variable_names_) + bytes(location_names_) +
+         bytes(location_rank_) + bytes(accesses_) + bytes(client_begin_) + bytes(client_end_) +
+         bytes(client_entries_) + bytes(component_names_) + bytes(task_names_) + bytes(awaits_) +
+         bytes(task_spawn_begin_) + bytes(task_spawns_) +
          uuid_index_.capacity() * (sizeof(std::pair<Uuid, uint32_t>) + 1) +
          other_index_.capacity() * (sizeof(std::pair<std::string_view, uint32_t>) + 1) +
          variable_ids_.capacity() * (sizeof(std::pair<std::string_view, uint32_t>) + 1);

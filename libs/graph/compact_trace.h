@@ -2,9 +2,20 @@
 #define RACEWAY_LIBS_GRAPH_COMPACT_TRACE_H_
 
 // The compact, index-based form of one trace that every analysis in
-// libs/graph works on: events sorted by (timestamp, id) and addressed by
-// their index in that order, strings (threads, services, variables, spans,
-// client clock components) interned to dense integer ids.
+// libs/graph works on: events addressed by an index, strings (threads,
+// services, variables, spans, client clock components) interned to dense
+// integer ids.
+//
+// Index order: events are sorted by (timestamp, id); then, where that order
+// contradicts an explicit edge between two events of one thread (a parent,
+// or AsyncSpawn{task_id = f} -> AsyncAwait{future_id = f}), the thread's
+// events are reordered: each thread's program order is the
+// lexicographically smallest (by (timestamp, id)) linear extension of its
+// explicit same-thread edges (edges on a cycle are left to the cycle rule
+// of causal_graph.h), and the global index interleaves the threads so that
+// order_timestamp_ns() is non-decreasing. Without such contradictions the
+// index order is exactly (timestamp, id). Within one thread, index order is
+// always program order.
 //
 // Thread-safety: Build() is a pure function; a built CompactTrace is
 // immutable, so any number of threads may read it concurrently. Built from a
@@ -49,13 +60,21 @@ class CompactTrace {
   CompactTrace(const CompactTrace&) = delete;
   CompactTrace& operator=(const CompactTrace&) = delete;
 
-  // Number of events. Event indices are 0..size()-1 in (timestamp, id) order.
+  // Number of events. Event indices are 0..size()-1 in index order (above).
   uint32_t size() const { return static_cast<uint32_t>(events_.size()); }
   std::string_view trace_id() const { return trace_id_; }
 
   const raceway::v1::Event& event(uint32_t i) const { return *events_[i]; }
   std::string_view id(uint32_t i) const { return events_[i]->id(); }
+  // The event's own timestamp (for display; not sorted when reordered).
   int64_t timestamp_ns(uint32_t i) const { return ts_[i]; }
+  // The largest timestamp among the event and its program-order
+  // predecessors: non-decreasing in index order, equal to timestamp_ns()
+  // unless the thread was reordered. Use it wherever sorted times are needed.
+  int64_t order_timestamp_ns(uint32_t i) const { return order_ts_.empty() ? ts_[i] : order_ts_[i]; }
+  // Events placed after an event with a later (timestamp, id) to follow
+  // explicit same-thread edges; ascending. Empty when nothing was reordered.
+  std::span<const uint32_t> reordered_events() const { return reordered_; }
   raceway::v1::Event::KindCase kind(uint32_t i) const {
     return static_cast<raceway::v1::Event::KindCase>(kind_[i]);
   }
@@ -67,6 +86,8 @@ class CompactTrace {
   // parent_id was set but names no event of the trace (an orphan, which is
   // analysed as a root).
   bool parent_missing(uint32_t i) const;
+  // All such orphans, ascending.
+  std::span<const uint32_t> missing_parents() const { return missing_parents_; }
 
   // Threads (metadata.thread_id), interned in order of first appearance.
   uint32_t num_threads() const { return static_cast<uint32_t>(thread_names_.size()); }
@@ -74,7 +95,7 @@ class CompactTrace {
   std::string_view thread_name(uint32_t t) const { return thread_names_[t]; }
   // 1-based position of the event in its thread's program order.
   uint32_t position(uint32_t i) const { return pos_[i]; }
-  // The thread's events in program order ((timestamp, id) order).
+  // The thread's events in program order (index order).
   std::span<const uint32_t> thread_events(uint32_t t) const {
     return {thread_events_.data() + thread_begin_[t], thread_begin_[t + 1] - thread_begin_[t]};
   }
@@ -121,12 +142,30 @@ class CompactTrace {
   // "RwLock::Read" or any type ending in "::Read".
   static bool IsReadLockType(std::string_view lock_type);
 
+  // AsyncSpawn task_id and AsyncAwait future_id values, interned together
+  // (empty ones are not): the awaits as (event, task) in index order, and
+  // the spawns of each task in index order.
+  struct TaskEvent {
+    uint32_t event = 0;
+    uint32_t task = 0;
+  };
+  uint32_t num_tasks() const { return static_cast<uint32_t>(task_names_.size()); }
+  std::string_view task_name(uint32_t k) const { return task_names_[k]; }
+  std::span<const TaskEvent> awaits() const { return awaits_; }
+  std::span<const uint32_t> spawns_of(uint32_t task) const {
+    return {task_spawns_.data() + task_spawn_begin_[task],
+            task_spawn_begin_[task + 1] - task_spawn_begin_[task]};
+  }
+
   // Client causality vector: present when the event carried a non-empty
   // causality_vector (the normalised entries may still be empty if all
   // clocks were 0).
   bool has_client_clock(uint32_t i) const { return client_begin_[i] != kNone; }
   std::span<const ClientClockEntry> client_clock(uint32_t i) const;
   std::string_view client_component_name(uint32_t c) const { return component_names_[c]; }
+  uint32_t num_client_components() const { return static_cast<uint32_t>(component_names_.size()); }
+  // Some event carries a client vector.
+  bool any_client_clock() const { return any_client_clock_; }
 
   // Approximate heap bytes owned (not counting the caller's events).
   size_t MemoryBytes() const;
@@ -134,11 +173,20 @@ class CompactTrace {
  private:
   CompactTrace() = default;
   static absl::StatusOr<CompactTrace> BuildSorted(std::vector<const raceway::v1::Event*> events);
+  // After sorting and parent resolution, before program order is derived:
+  // reorders threads whose explicit same-thread edges point backwards.
+  void FollowExplicitEdges();
+  // Fills awaits_ and the per-task spawn lists from (event, task) pairs
+  // whose indices are mapped through `index` (empty = identity).
+  void IndexTasks(std::vector<TaskEvent> spawns, std::vector<TaskEvent> awaits,
+                  const std::vector<uint32_t>& index);
 
   std::shared_ptr<const std::vector<raceway::v1::Event>> owned_;  // Owning builds only.
   std::string_view trace_id_;
   std::vector<const raceway::v1::Event*> events_;
   std::vector<int64_t> ts_;
+  std::vector<int64_t> order_ts_;    // Empty unless reordered.
+  std::vector<uint32_t> reordered_;  // Sorted indices.
   std::vector<uint8_t> kind_;
   std::vector<uint32_t> parent_;
   std::vector<uint32_t> missing_parents_;  // Sorted indices of orphans.
@@ -170,6 +218,11 @@ class CompactTrace {
   std::vector<uint32_t> client_end_;
   std::vector<ClientClockEntry> client_entries_;
   std::vector<std::string_view> component_names_;
+  bool any_client_clock_ = false;
+  std::vector<std::string_view> task_names_;
+  std::vector<TaskEvent> awaits_;
+  std::vector<uint32_t> task_spawn_begin_ = {0};
+  std::vector<uint32_t> task_spawns_;
   // Ids: canonical UUIDs by their 128-bit value, any other id by its text.
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, uint32_t> uuid_index_;
   absl::flat_hash_map<std::string_view, uint32_t> other_index_;

@@ -4,9 +4,10 @@
 // Critical path (ARCHITECTURE §4): the maximum-weight path in the causal DAG,
 // weight = duration_ns of every event on it (root included; no duration =
 // 0). Computed by dynamic programming in topological order, O(n + edges).
-// Ties: among predecessors with equal best weight the earliest
-// (timestamp, id) is taken; among equal-weight end points, the earliest
-// (timestamp, id) (so zero-weight tails are not appended). Sums saturate at
+// Ties: among predecessors with equal best weight the smallest index
+// (earliest (timestamp, id) unless reordered, compact_trace.h) is taken;
+// among equal-weight end points, the smallest index (so zero-weight tails
+// are not appended). Sums saturate at
 // UINT64_MAX.
 //
 // Thread-safety: ComputeCriticalPath is a pure function of immutable input.

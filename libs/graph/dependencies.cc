@@ -104,10 +104,11 @@ TraceDependencies ComputeDependencies(const CompactTrace& t) {
       if (parent_call[e]) continue;
       const auto& list = span_events[u];
       if (list.empty()) continue;
-      // Latest event of span u with timestamp <= e's (list is in index order,
-      // hence timestamp order).
-      auto it = std::upper_bound(list.begin(), list.end(), t.timestamp_ns(e),
-                                 [&](int64_t v, uint32_t idx) { return v < t.timestamp_ns(idx); });
+      // Latest event of span u with order timestamp <= e's (list is in index
+      // order, hence order-timestamp order).
+      auto it =
+          std::upper_bound(list.begin(), list.end(), t.order_timestamp_ns(e),
+                           [&](int64_t v, uint32_t idx) { return v < t.order_timestamp_ns(idx); });
       const uint32_t src = it == list.begin() ? list.front() : *(it - 1);
       if (src == e || t.service(src) == t.service(e)) continue;
       ++calls[{t.service(src), t.service(e), ClassifyLink(t.event(src), t.event(e))}];

@@ -10,8 +10,8 @@
 //  * a distributed span link is one call per distinct (upstream span u,
 //    downstream span d) pair (d = the event's distributed_span_id, or the
 //    event itself when it has none), attributed to the first event e of the
-//    pair in (timestamp, id) order, from the latest event of span u not
-//    later than e (else span u's earliest event), when the services differ
+//    pair in index order, from the latest event of span u whose order
+//    timestamp is not later than e's (else span u's earliest event), when the services differ
 //    and e's own parent edge did not already count as a cross-service call.
 //    Events of span u missing from the trace give no call.
 // Link type of a call (first rule that matches, callee checked before

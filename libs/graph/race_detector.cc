@@ -133,7 +133,7 @@ RaceReport DetectRaces(const CausalGraph& graph, const LockSets& locks,
     const uint8_t cls = ClassOf(t.access_type(b));
     const uint8_t mask = relevant[cls];
     const uint32_t lb = locks.set_of(b);
-    const bool b_client = t.has_client_clock(b);
+    const bool b_client = graph.client_order_usable(b);
     ThreadLists* own = nullptr;
     for (ThreadLists& tl : per_var[v]) {
       if (tl.thread == th) {
@@ -151,8 +151,8 @@ RaceReport DetectRaces(const CausalGraph& graph, const LockSets& locks,
             [](uint32_t k, const std::pair<uint32_t, uint32_t>& item) { return k < item.first; });
         for (; it != s.items.end(); ++it) {
           const uint32_t a = it->second;
-          if (b_client && t.has_client_clock(a)) {
-            const ClockOrder o = CompareClientClocks(t.client_clock(a), t.client_clock(b));
+          if (b_client) {
+            const ClockOrder o = graph.ClientOrder(a, b);
             if (o == ClockOrder::kBefore || o == ClockOrder::kAfter) continue;
           }
           report_pair(a, b, v);

@@ -5,7 +5,7 @@
 //
 // A race is an unordered pair {a, b} of StateChange events on the same
 // variable with different thread_id such that neither HappensBefore the
-// other (CausalGraph::HappensBefore: DAG or client vector order), their
+// other (CausalGraph::HappensBefore: DAG or usable client vector order), their
 // lock sets do not protect them (LockSets::Protects), and they conflict: at
 // least one writes (WRITE, ATOMIC_WRITE, ATOMIC_RMW) and not both are
 // atomic. Severity: CRITICAL if both write, else WARNING. EVERY such pair is
@@ -49,7 +49,7 @@ bool Conflicts(raceway::v1::AccessType a, raceway::v1::AccessType b);
 RaceSeverity SeverityOf(raceway::v1::AccessType a, raceway::v1::AccessType b);
 
 struct RacePair {
-  uint32_t first = 0;     // Event index; earlier by (timestamp, id).
+  uint32_t first = 0;     // Event index; the smaller one.
   uint32_t second = 0;    // Event index; later.
   uint32_t variable = 0;  // CompactTrace::variable_name().
   RaceSeverity severity = RaceSeverity::kWarning;

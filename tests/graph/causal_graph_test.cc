@@ -1,5 +1,6 @@
-// Causal DAG construction, cycle breaking, joins, span edges, client
-// vectors and exposed vector clocks.
+// Causal DAG construction, program order that follows explicit edges over
+// skewed timestamps, cycle breaking, joins, span edges, client vectors and
+// exposed vector clocks.
 
 #include "libs/graph/causal_graph.h"
 
@@ -23,8 +24,8 @@ using testing::IndexOf;
 using testing::SetClientClock;
 using testing::TraceBuilder;
 
-CausalGraph Build(std::vector<Event> events) {
-  auto g = CausalGraph::Build(std::move(events));
+CausalGraph Build(std::vector<Event> events, ClientClockMode mode = ClientClockMode::kAuto) {
+  auto g = CausalGraph::Build(std::move(events), mode);
   EXPECT_TRUE(g.ok()) << g.status();
   return *std::move(g);
 }
@@ -182,7 +183,8 @@ TEST(CausalGraphTest, SpanEdgesLinkOnlyEarlierEventsOfTheUpstreamSpan) {
   EXPECT_EQ(g.cross_predecessors(Idx(g, down1)).size(), 2u);
 }
 
-TEST(CausalGraphTest, ClientVectorsAddOrderButNeverRemoveIt) {
+// kTrust: every vector is the client's word (the pre-rule behaviour).
+TEST(CausalGraphTest, TrustedClientVectorsAddOrderButNeverRemoveIt) {
   TraceBuilder b;
   Event& x = b.Call("A", 0, "x");
   Event& y = b.Call("B", 10, "y");
@@ -192,7 +194,7 @@ TEST(CausalGraphTest, ClientVectorsAddOrderButNeverRemoveIt) {
   SetClientClock(y, {{"A", 1}, {"B", 1}});  // x < y.
   SetClientClock(z, {{"B", 1}, {"A", 1}});  // Equal to y: concurrent.
   SetClientClock(w, {{"A", 0}});            // All zero: before everything non-zero.
-  const CausalGraph g = Build(b.Events());
+  const CausalGraph g = Build(b.Events(), ClientClockMode::kTrust);
   const uint32_t ix = Idx(g, x), iy = Idx(g, y), iz = Idx(g, z), iw = Idx(g, w);
   EXPECT_FALSE(g.DagHappensBefore(ix, iy));
   EXPECT_TRUE(g.HappensBefore(ix, iy));
@@ -211,6 +213,134 @@ TEST(CausalGraphTest, DagOrderWinsOverContradictingClientVectors) {
   const CausalGraph g = Build(b.Events());
   EXPECT_EQ(g.Relate(Idx(g, x), Idx(g, y)), Relation::kBefore);
   EXPECT_FALSE(g.HappensBefore(Idx(g, y), Idx(g, x)));
+}
+
+TEST(CausalGraphTest, AutoModeDropsComponentsThatAreNotClocksAndZeroVectors) {
+  // Same events as above: B is advanced to 1 by y and z, equal and
+  // unordered, so it is no clock; y and z carry it and lose client order.
+  // w's vector has no positive entry: not a clock value.
+  TraceBuilder b;
+  Event& x = b.Call("A", 0, "x");
+  Event& y = b.Call("B", 10, "y");
+  Event& z = b.Call("C", 20, "z");
+  Event& w = b.Call("D", 30, "w");
+  Event& v = b.Call("E", 40, "v");
+  SetClientClock(x, {{"A", 1}});
+  SetClientClock(y, {{"A", 1}, {"B", 1}});
+  SetClientClock(z, {{"B", 1}, {"A", 1}});
+  SetClientClock(w, {{"A", 0}});
+  SetClientClock(v, {{"A", 1}, {"E", 1}});  // Received A's clock: x < v.
+  const CausalGraph g = Build(b.Events());
+  const uint32_t ix = Idx(g, x), iy = Idx(g, y), iz = Idx(g, z), iw = Idx(g, w), iv = Idx(g, v);
+  ASSERT_EQ(g.ignored_client_components().size(), 1u);
+  const IgnoredClientComponent& ignored = g.ignored_client_components()[0];
+  EXPECT_EQ(g.trace().client_component_name(ignored.component), "B");
+  EXPECT_EQ(ignored.events, 2u);
+  EXPECT_THAT(ignored.examples, ElementsAre(iy, iz));
+  EXPECT_THAT(ignored.reason, ::testing::HasSubstr("both advance it to 1 without either"));
+  EXPECT_THAT(ignored.reason, ::testing::HasSubstr("(thread B, 1)"));
+  EXPECT_THAT(ignored.reason, ::testing::HasSubstr("(thread C, 1)"));
+  EXPECT_FALSE(g.client_order_usable(iy));
+  EXPECT_FALSE(g.client_order_usable(iw));
+  EXPECT_TRUE(g.client_order_usable(ix));
+  EXPECT_EQ(g.Relate(ix, iy), Relation::kConcurrent);
+  EXPECT_EQ(g.Relate(iw, ix), Relation::kConcurrent);
+  EXPECT_EQ(g.Relate(ix, iv), Relation::kBefore);
+  // Ignore mode: no client order at all.
+  const CausalGraph none = Build(b.Events(), ClientClockMode::kIgnore);
+  EXPECT_EQ(none.Relate(Idx(none, x), Idx(none, v)), Relation::kConcurrent);
+  EXPECT_TRUE(none.ignored_client_components().empty());
+}
+
+TEST(CausalGraphTest, ClientComponentGoingBackwardsAlongAnEdgeIsIgnored) {
+  TraceBuilder b;
+  Event& x = b.Call("A", 0, "x");
+  Event& y = b.Call("B", 10, "y", &x);
+  Event& z = b.Call("C", 20, "z");
+  SetClientClock(x, {{"A", 5}});
+  SetClientClock(y, {{"A", 1}, {"B", 1}});
+  SetClientClock(z, {{"A", 3}, {"C", 1}});
+  const CausalGraph g = Build(b.Events());
+  ASSERT_EQ(g.ignored_client_components().size(), 1u);
+  EXPECT_THAT(g.ignored_client_components()[0].reason,
+              ::testing::HasSubstr("goes backwards along a parent edge: " + x.id() +
+                                   " (thread A, 5) -> " + y.id() + " (thread B, 1)"));
+  EXPECT_EQ(g.Relate(Idx(g, y), Idx(g, z)), Relation::kConcurrent);  // Trust: y < z.
+}
+
+TEST(CausalGraphTest, ClientComponentAdvancedOnUnorderedThreadsIsIgnored) {
+  // One context counts 1, 2; another continues 3, 4 without any edge from
+  // the first (a shared counter): the owner chain is broken.
+  TraceBuilder b;
+  Event& a1 = b.Call("A", 0, "a1");
+  Event& a2 = b.Call("A", 10, "a2");
+  Event& b1 = b.Call("B", 20, "b1");
+  Event& b2 = b.Call("B", 30, "b2");
+  SetClientClock(a1, {{"svc#1", 1}});
+  SetClientClock(a2, {{"svc#1", 2}});
+  SetClientClock(b1, {{"svc#1", 3}});
+  SetClientClock(b2, {{"svc#1", 4}});
+  const CausalGraph g = Build(b.Events());
+  ASSERT_EQ(g.ignored_client_components().size(), 1u);
+  EXPECT_THAT(g.ignored_client_components()[0].reason,
+              ::testing::HasSubstr("advanced by unordered events " + a2.id() +
+                                   " (thread A, 2) and " + b1.id() + " (thread B, 3)"));
+  EXPECT_EQ(g.Relate(Idx(g, a2), Idx(g, b1)), Relation::kConcurrent);
+  // The same hand-over with a parent edge is a clock.
+  b1.set_parent_id(a2.id());
+  const CausalGraph linked = Build(b.Events());
+  EXPECT_TRUE(linked.ignored_client_components().empty());
+  EXPECT_TRUE(linked.client_order_usable(Idx(linked, b2)));
+}
+
+TEST(CausalGraphTest, ChildBeforeItsSameThreadParentIsReorderedNotDropped) {
+  // Skewed client clock: the child's timestamp is earlier than its parent's.
+  TraceBuilder b;
+  Event& parent = b.Call("A", 10, "parent");
+  Event& child = b.Call("A", 5, "child", &parent);
+  Event& grandchild = b.Call("A", 12, "grandchild", &child);
+  Event& other = b.Call("B", 8, "other");
+  const CausalGraph g = Build(b.Events());
+  EXPECT_TRUE(g.dropped_edges().empty());
+  const CompactTrace& t = g.trace();
+  const uint32_t ip = Idx(g, parent), ic = Idx(g, child), ig = Idx(g, grandchild);
+  EXPECT_LT(t.position(ip), t.position(ic));
+  EXPECT_LT(t.position(ic), t.position(ig));
+  EXPECT_TRUE(g.DagHappensBefore(ip, ic));
+  EXPECT_THAT(std::vector<uint32_t>(t.reordered_events().begin(), t.reordered_events().end()),
+              ElementsAre(ic));
+  EXPECT_EQ(t.timestamp_ns(ic) + 5000, t.timestamp_ns(ip));  // Own timestamp kept.
+  EXPECT_EQ(t.order_timestamp_ns(ic), t.timestamp_ns(ip));
+  // Other threads keep their (timestamp, id) place: "other" (t=8) is first.
+  EXPECT_EQ(Idx(g, other), 0u);
+  for (uint32_t i = 1; i < t.size(); ++i) {
+    EXPECT_LE(t.order_timestamp_ns(i - 1), t.order_timestamp_ns(i));
+  }
+}
+
+TEST(CausalGraphTest, AwaitBeforeItsSameThreadSpawnIsReordered) {
+  TraceBuilder b;
+  Event& root = b.Call("main", 0, "root");
+  Event& spawn = b.Spawn("main", 20, "task-1", &root);
+  Event& work = b.Call("worker", 25, "work", &spawn);
+  Event& await = b.Await("main", 15, "task-1", &root);
+  const CausalGraph g = Build(b.Events());
+  EXPECT_TRUE(g.dropped_edges().empty());
+  EXPECT_TRUE(g.DagHappensBefore(Idx(g, spawn), Idx(g, await)));
+  EXPECT_TRUE(g.DagHappensBefore(Idx(g, work), Idx(g, await)));
+  EXPECT_EQ(g.trace().reordered_events().size(), 1u);
+}
+
+TEST(CausalGraphTest, SameThreadParentCycleIsStillDroppedAndReported) {
+  TraceBuilder b;
+  Event& p = b.Call("A", 1, "p");
+  Event& q = b.Call("A", 2, "q");
+  p.set_parent_id(q.id());
+  q.set_parent_id(p.id());
+  const CausalGraph g = Build(b.Events());
+  EXPECT_THAT(std::vector<Edge>(g.dropped_edges().begin(), g.dropped_edges().end()),
+              ElementsAre(Edge{Idx(g, q), Idx(g, p), EdgeKind::kParent}));
+  EXPECT_TRUE(g.trace().reordered_events().empty());
 }
 
 TEST(CausalGraphTest, ClientClockComparison) {

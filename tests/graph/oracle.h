@@ -2,10 +2,12 @@
 #define RACEWAY_TESTS_GRAPH_ORACLE_H_
 
 // Brute-force reference implementation of ARCHITECTURE §4 as documented in
-// libs/graph (edge definitions, cycle rule, lock sets, race definition),
-// written naively and independently of the library: naive edge
-// construction, reachability by BFS from every event, all-pairs race check.
-// O(n^2) and worse: for property tests and the benchmark's ratio only.
+// libs/graph (program order that follows explicit same-thread edges, edge
+// definitions, cycle rule, client clock rule, lock sets, race definition),
+// written naively and independently of the library: naive reordering,
+// naive edge construction, reachability by BFS from every event, the client
+// clock rule checked component by component over all edges, all-pairs race
+// check. O(n^2) and worse: for property tests and the benchmark's ratio only.
 
 #include <algorithm>
 #include <cstdint>
@@ -18,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "libs/graph/client_clock.h"
 #include "libs/model/operation_key.h"
 #include "raceway/v1/event.pb.h"
 
@@ -41,19 +44,24 @@ class Oracle {
  public:
   // `compute_reachability` = false skips the DAG: the caller then supplies
   // happens-before through RacesWith() (used by the benchmark on big traces).
-  explicit Oracle(const std::vector<Event>& input, bool compute_reachability = true) {
+  explicit Oracle(const std::vector<Event>& input, bool compute_reachability = true,
+                  ClientClockMode client_clocks = ClientClockMode::kAuto)
+      : mode_(client_clocks) {
     for (const Event& e : input) ev_.push_back(&e);
     std::sort(ev_.begin(), ev_.end(), [](const Event* a, const Event* b) {
       const int64_t ta = model::TimestampNanos(*a), tb = model::TimestampNanos(*b);
       return ta != tb ? ta < tb : a->id() < b->id();
     });
     n_ = static_cast<uint32_t>(ev_.size());
+    FollowExplicitEdges();
+    for (uint32_t i = 0; i < n_; ++i) index_[ev_[i]->id()] = i;
     ComputeLockSets();
     if (!compute_reachability) return;
     BuildEdges();
     BreakCycles();
     reach_ = Reach(edges_);
     TopoOrder();
+    JudgeClientClocks();
   }
 
   uint32_t size() const { return n_; }
@@ -62,26 +70,31 @@ class Oracle {
 
   bool Dag(uint32_t a, uint32_t b) const { return a != b && reach_[a][b]; }
 
-  // Client vector order (both present, strictly ordered, missing = 0).
-  bool ClientBefore(uint32_t a, uint32_t b) const {
-    const Event& x = *ev_[a];
-    const Event& y = *ev_[b];
-    if (x.causality_vector_size() == 0 || y.causality_vector_size() == 0) return false;
-    std::map<std::string, uint64_t> cx, cy;
-    for (const auto& c : x.causality_vector())
-      cx[c.component()] = std::max(cx[c.component()], c.clock());
-    for (const auto& c : y.causality_vector())
-      cy[c.component()] = std::max(cy[c.component()], c.clock());
-    bool strictly = false;
-    std::set<std::string> keys;
-    for (auto& [k, v] : cx) keys.insert(k);
-    for (auto& [k, v] : cy) keys.insert(k);
-    for (const std::string& k : keys) {
-      const uint64_t vx = cx.count(k) ? cx[k] : 0, vy = cy.count(k) ? cy[k] : 0;
-      if (vx > vy) return false;
-      if (vx < vy) strictly = true;
+  // Order timestamp: the largest timestamp among the event and its
+  // program-order predecessors.
+  int64_t OrderTs(uint32_t i) const { return order_ts_[i]; }
+  // Events placed after an event with a later (timestamp, id).
+  const std::vector<uint32_t>& Reordered() const { return reordered_; }
+  const std::vector<std::pair<uint32_t, uint32_t>>& dropped() const { return dropped_; }
+
+  // Client components the rule ignored (kAuto), by name.
+  const std::set<std::string>& IgnoredComponents() const { return ignored_; }
+  bool ClientUsable(uint32_t i) const {
+    switch (mode_) {
+      case ClientClockMode::kTrust:
+        return ev_[i]->causality_vector_size() > 0;
+      case ClientClockMode::kIgnore:
+        return false;
+      case ClientClockMode::kAuto:
+        return usable_[i];
     }
-    return strictly;
+    return false;
+  }
+
+  // Client vector order (both usable, strictly ordered, missing = 0).
+  bool ClientBefore(uint32_t a, uint32_t b) const {
+    if (!ClientUsable(a) || !ClientUsable(b)) return false;
+    return Less(Vec(a), Vec(b));
   }
 
   bool HappensBefore(uint32_t a, uint32_t b) const {
@@ -173,10 +186,100 @@ class Oracle {
 
  private:
   std::optional<uint32_t> Find(const std::string& id) const {
-    for (uint32_t i = 0; i < n_; ++i) {
-      if (ev_[i]->id() == id) return i;
+    auto it = index_.find(id);
+    if (it == index_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // Client vector as a map, repeated components at their largest clock,
+  // zeros dropped.
+  std::map<std::string, uint64_t> Vec(uint32_t i) const {
+    std::map<std::string, uint64_t> v;
+    for (const auto& c : ev_[i]->causality_vector()) {
+      if (c.clock() > 0) v[c.component()] = std::max(v[c.component()], c.clock());
     }
-    return std::nullopt;
+    return v;
+  }
+  static uint64_t Value(const std::map<std::string, uint64_t>& v, const std::string& c) {
+    auto it = v.find(c);
+    return it == v.end() ? 0 : it->second;
+  }
+  // x <= y componentwise.
+  static bool LessEq(const std::map<std::string, uint64_t>& x,
+                     const std::map<std::string, uint64_t>& y) {
+    for (auto& [k, vx] : x) {
+      if (vx > Value(y, k)) return false;
+    }
+    return true;
+  }
+  static bool Less(const std::map<std::string, uint64_t>& x,
+                   const std::map<std::string, uint64_t>& y) {
+    return LessEq(x, y) && x != y;
+  }
+
+  // Program order: per thread, repeatedly take the smallest (timestamp, id)
+  // event whose same-thread explicit predecessors (parent, awaited spawn)
+  // are all taken, or, when none is, the smallest remaining one. Then
+  // interleave the threads by (largest original index so far, position).
+  void FollowExplicitEdges() {
+    std::map<std::string, uint32_t> by_id;
+    for (uint32_t i = 0; i < n_; ++i) by_id[ev_[i]->id()] = i;
+    std::vector<std::vector<uint32_t>> preds(n_);
+    auto thread = [&](uint32_t i) { return ev_[i]->metadata().thread_id(); };
+    for (uint32_t i = 0; i < n_; ++i) {
+      const std::string& p = ev_[i]->parent_id();
+      auto it = by_id.find(p);
+      if (p.empty() || p == ev_[i]->id() || it == by_id.end()) continue;
+      if (thread(it->second) == thread(i)) preds[i].push_back(it->second);
+    }
+    for (uint32_t s = 0; s < n_; ++s) {
+      if (!ev_[s]->has_async_spawn()) continue;
+      for (uint32_t w = 0; w < n_; ++w) {
+        if (w != s && ev_[w]->has_async_await() && !ev_[w]->async_await().future_id().empty() &&
+            ev_[w]->async_await().future_id() == ev_[s]->async_spawn().task_id() &&
+            thread(w) == thread(s)) {
+          preds[w].push_back(s);
+        }
+      }
+    }
+    std::map<std::string, std::vector<uint32_t>> threads;
+    for (uint32_t i = 0; i < n_; ++i) threads[thread(i)].push_back(i);
+    std::vector<std::tuple<uint32_t, uint32_t, uint32_t>> keys;  // (max so far, position, event)
+    std::vector<bool> taken(n_, false);
+    for (auto& [name, list] : threads) {
+      uint32_t max_so_far = 0;
+      for (uint32_t j = 0; j < list.size(); ++j) {
+        std::optional<uint32_t> pick;
+        for (uint32_t i : list) {
+          if (taken[i]) continue;
+          bool ready = true;
+          for (uint32_t p : preds[i]) ready = ready && taken[p];
+          if (ready) {
+            pick = i;
+            break;
+          }
+        }
+        if (!pick) {
+          for (uint32_t i : list) {
+            if (!taken[i]) {
+              pick = i;
+              break;
+            }
+          }
+        }
+        taken[*pick] = true;
+        max_so_far = std::max(max_so_far, *pick);
+        keys.emplace_back(max_so_far, j, *pick);
+      }
+    }
+    std::sort(keys.begin(), keys.end());
+    std::vector<const Event*> sorted;
+    for (auto& [m, j, i] : keys) {
+      if (m != i) reordered_.push_back(static_cast<uint32_t>(sorted.size()));
+      order_ts_.push_back(model::TimestampNanos(*ev_[m]));
+      sorted.push_back(ev_[i]);
+    }
+    ev_ = sorted;
   }
 
   void BuildEdges() {
@@ -236,14 +339,15 @@ class Oracle {
         }
       }
     }
-    // Distributed span edges: per thread, the latest span-u event with ts <= own.
+    // Distributed span edges: per thread, the latest span-u event with order
+    // timestamp <= own.
     for (uint32_t e = 0; e < n_; ++e) {
       const std::string& u = ev_[e]->metadata().upstream_span_id();
       if (u.empty()) continue;
       std::map<std::string, uint32_t> latest;
       for (uint32_t d = 0; d < n_; ++d) {
         if (ev_[d]->metadata().distributed_span_id() != u) continue;
-        if (model::TimestampNanos(*ev_[d]) > model::TimestampNanos(*ev_[e])) continue;
+        if (order_ts_[d] > order_ts_[e]) continue;
         latest[ev_[d]->metadata().thread_id()] = d;
       }
       for (auto& [th, d] : latest) {
@@ -307,6 +411,57 @@ class Oracle {
     }
   }
 
+  // The client clock rule (libs/graph README), component by component.
+  void JudgeClientClocks() {
+    usable_.assign(n_, false);
+    if (mode_ != ClientClockMode::kAuto) return;
+    std::vector<std::map<std::string, uint64_t>> vec(n_);
+    std::set<std::string> components;
+    for (uint32_t i = 0; i < n_; ++i) {
+      vec[i] = Vec(i);
+      for (auto& [c, v] : vec[i]) components.insert(c);
+    }
+    auto sum = [&](uint32_t i) {
+      unsigned __int128 s = 0;
+      for (auto& [c, v] : vec[i]) s += v;
+      return s;
+    };
+    for (const std::string& c : components) {
+      bool ok = true;
+      for (auto [a, b] : edges_) ok = ok && Value(vec[a], c) <= Value(vec[b], c);
+      std::map<uint64_t, std::vector<uint32_t>> advance;  // value -> events
+      for (uint32_t e = 0; e < n_; ++e) {
+        const uint64_t v = Value(vec[e], c);
+        bool is_advance = v > 0;
+        for (auto [a, b] : edges_) {
+          if (b == e && Value(vec[a], c) >= v) is_advance = false;
+        }
+        if (is_advance) advance[v].push_back(e);
+      }
+      std::optional<uint32_t> prev;
+      for (auto& [x, list] : advance) {
+        uint32_t origin = list[0];
+        for (uint32_t a : list) {
+          if (sum(a) < sum(origin) || (sum(a) == sum(origin) && a < origin)) origin = a;
+        }
+        for (uint32_t a : list) {
+          if (a == origin) continue;
+          const bool equal = vec[a] == vec[origin];
+          ok = ok && (Less(vec[origin], vec[a]) || (equal && (Dag(origin, a) || Dag(a, origin))));
+        }
+        if (prev) ok = ok && Dag(*prev, origin);
+        prev = origin;
+      }
+      if (!ok) ignored_.insert(c);
+    }
+    for (uint32_t i = 0; i < n_; ++i) {
+      if (ev_[i]->causality_vector_size() == 0 || vec[i].empty()) continue;
+      bool all = true;
+      for (auto& [c, v] : vec[i]) all = all && !ignored_.count(c);
+      usable_[i] = all;
+    }
+  }
+
   static bool ReadMode(const std::string& type) {
     return type.size() >= 6 && type.compare(type.size() - 6, 6, "::Read") == 0;
   }
@@ -355,8 +510,14 @@ class Oracle {
     }
   }
 
+  ClientClockMode mode_;
   std::vector<const Event*> ev_;
   uint32_t n_ = 0;
+  std::map<std::string, uint32_t> index_;
+  std::vector<int64_t> order_ts_;
+  std::vector<uint32_t> reordered_;
+  std::set<std::string> ignored_;
+  std::vector<bool> usable_;
   std::vector<uint32_t> parent_;
   std::vector<std::pair<uint32_t, uint32_t>> edges_;
   std::vector<std::pair<uint32_t, uint32_t>> dropped_;
