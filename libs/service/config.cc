@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <sstream>
 #include <variant>
 
@@ -48,11 +49,25 @@ struct SqlSection {
   std::optional<bool> auto_migrate;
 };
 
+// The reference Raceway's raceway.toml keys that map onto ours; applied in
+// ApplyReference once every source is read.
+struct ReferenceDraft {
+  std::optional<std::string> host;
+  std::optional<uint32_t> port;
+  std::optional<bool> cors_enabled, cors_allow_all, auth_enabled, rate_limit_enabled;
+  std::optional<std::vector<std::string>> cors_origins, api_keys;
+  std::optional<uint32_t> rate_limit_rpm, batch_size, flush_interval_ms;
+  std::optional<uint64_t> buffer_size;
+  std::optional<std::string> level;
+};
+
 struct Draft {
   Config config;
   std::optional<std::string> sqlite_path;
   std::optional<bool> sqlite_auto_migrate;
   SqlSection postgres, mysql;
+  ReferenceDraft reference;
+  std::set<std::string> set_keys;  // Our keys given by any source.
 };
 
 struct Field {
@@ -146,6 +161,9 @@ const std::map<std::string, Field>& Fields() {
     u32("ingest.retry_after_ms", [](Draft& d, uint32_t v) { d.config.ingest.retry_after_ms = v; });
     u32("ingest.shutdown_grace_seconds",
         [](Draft& d, uint32_t v) { d.config.ingest.shutdown_grace_seconds = v; });
+    u32("ingest.rate_limit_rpm", [](Draft& d, uint32_t v) { d.config.ingest.rate_limit_rpm = v; });
+    u32("ingest.rate_limit_burst",
+        [](Draft& d, uint32_t v) { d.config.ingest.rate_limit_burst = v; });
     str("ingest.tls_cert_file",
         [](Draft& d, const std::string& v) { d.config.ingest.tls.cert_file = v; });
     str("ingest.tls_key_file",
@@ -166,11 +184,14 @@ const std::map<std::string, Field>& Fields() {
                                         }};
     u32("query.global_race_window_ms",
         [](Draft& d, uint32_t v) { d.config.query.global_race_window_ms = v; });
+    u32("query.rate_limit_rpm", [](Draft& d, uint32_t v) { d.config.query.rate_limit_rpm = v; });
+    u32("query.rate_limit_burst",
+        [](Draft& d, uint32_t v) { d.config.query.rate_limit_burst = v; });
     str("query.tls_cert_file",
         [](Draft& d, const std::string& v) { d.config.query.tls.cert_file = v; });
     str("query.tls_key_file",
         [](Draft& d, const std::string& v) { d.config.query.tls.key_file = v; });
-    // [auth], [metrics], [log]
+    // [auth], [metrics], [log], [analysis]
     list("auth.ingest_keys",
          [](Draft& d, std::vector<std::string> v) { d.config.auth.ingest_keys = std::move(v); });
     list("auth.query_keys",
@@ -180,9 +201,102 @@ const std::map<std::string, Field>& Fields() {
     str("metrics.query_listen",
         [](Draft& d, const std::string& v) { d.config.metrics.query_listen = v; });
     str("log.level", [](Draft& d, const std::string& v) { d.config.log_level = v; });
+    str("analysis.client_clocks",
+        [](Draft& d, const std::string& v) { d.config.analysis.client_clocks = v; });
     return m;
   }();
   return *fields;
+}
+
+// Bytes of ingest buffer per event of the reference's engine.buffer_size
+// (a bound in events): a reference SDK event decoded in memory, as
+// max_buffered_bytes counts it, measured at about 1.2 KB.
+constexpr uint64_t kBufferBytesPerEvent = 1280;
+
+// The reference Raceway's keys (raceway.toml.example of Mode7Labs/raceway),
+// accepted in the file only.
+const std::map<std::string, Field>& ReferenceFields() {
+  static const auto* fields = [] {
+    auto* m = new std::map<std::string, Field>();
+    auto text = [m](std::string key, std::optional<std::string> ReferenceDraft::*slot) {
+      (*m)[key] = Field{Type::kString, [slot](Draft& d, const Raw& raw) {
+                          d.reference.*slot = std::get<std::string>(raw);
+                          return absl::OkStatus();
+                        }};
+    };
+    auto flag = [m](std::string key, std::optional<bool> ReferenceDraft::*slot) {
+      (*m)[key] = Field{Type::kBool, [slot](Draft& d, const Raw& raw) {
+                          d.reference.*slot = std::get<bool>(raw);
+                          return absl::OkStatus();
+                        }};
+    };
+    auto strings = [m](std::string key,
+                       std::optional<std::vector<std::string>> ReferenceDraft::*slot) {
+      (*m)[key] = Field{Type::kStringList, [slot](Draft& d, const Raw& raw) {
+                          d.reference.*slot = std::get<std::vector<std::string>>(raw);
+                          return absl::OkStatus();
+                        }};
+    };
+    auto count = [m](std::string key, std::optional<uint32_t> ReferenceDraft::*slot, int64_t max) {
+      (*m)[key] = Field{Type::kUint, [key, slot, max](Draft& d, const Raw& raw) -> absl::Status {
+                          const int64_t v = std::get<int64_t>(raw);
+                          if (v > max) {
+                            return absl::InvalidArgumentError(
+                                absl::StrCat(key, ": ", v, " is out of range (0-", max, ")"));
+                          }
+                          d.reference.*slot = static_cast<uint32_t>(v);
+                          return absl::OkStatus();
+                        }};
+    };
+    // Accepted for compatibility; one warning each.
+    auto no_effect = [m](std::string key, Type type, std::string why) {
+      (*m)[key] = Field{type, [key, why](Draft& d, const Raw&) {
+                          d.config.warnings.push_back({key, absl::StrCat("has no effect: ", why)});
+                          return absl::OkStatus();
+                        }};
+    };
+    constexpr int64_t kU32 = 0xffffffffLL;
+    text("server.host", &ReferenceDraft::host);
+    count("server.port", &ReferenceDraft::port, 65535);
+    flag("server.cors_enabled", &ReferenceDraft::cors_enabled);
+    strings("server.cors_origins", &ReferenceDraft::cors_origins);
+    flag("server.rate_limit_enabled", &ReferenceDraft::rate_limit_enabled);
+    count("server.rate_limit_rpm", &ReferenceDraft::rate_limit_rpm, kU32);
+    flag("server.auth_enabled", &ReferenceDraft::auth_enabled);
+    strings("server.api_keys", &ReferenceDraft::api_keys);
+    flag("development.cors_allow_all", &ReferenceDraft::cors_allow_all);
+    count("engine.batch_size", &ReferenceDraft::batch_size, kU32);
+    count("engine.flush_interval_ms", &ReferenceDraft::flush_interval_ms, kU32);
+    (*m)["engine.buffer_size"] =
+        Field{Type::kUint, [](Draft& d, const Raw& raw) -> absl::Status {
+                const int64_t v = std::get<int64_t>(raw);
+                if (static_cast<uint64_t>(v) > UINT64_MAX / kBufferBytesPerEvent) {
+                  return absl::InvalidArgumentError(
+                      absl::StrCat("engine.buffer_size: ", v, " is out of range"));
+                }
+                d.reference.buffer_size = static_cast<uint64_t>(v);
+                return absl::OkStatus();
+              }};
+    text("logging.level", &ReferenceDraft::level);
+    no_effect("server.verbose", Type::kBool,
+              "requests are not logged one by one (request counts and latencies are metrics)");
+    no_effect("server.ui_password", Type::kString,
+              "there is no web UI login; dashboards authenticate with auth.query_keys");
+    no_effect("logging.include_modules", Type::kBool, "log lines carry no module names");
+    no_effect("race_detection.enabled", Type::kBool, "race detection is always on");
+    no_effect("anomaly_detection.enabled", Type::kBool, "anomaly detection is always on");
+    no_effect("distributed_tracing.enabled", Type::kBool,
+              "traces are always linked across services");
+    return m;
+  }();
+  return *fields;
+}
+
+absl::Status Apply(Draft& d, const Field& field, const Raw& raw, std::string_view origin) {
+  absl::Status s = field.set(d, raw);
+  if (!s.ok())
+    return absl::InvalidArgumentError(absl::StrCat(std::string(origin), ": ", s.message()));
+  return absl::OkStatus();
 }
 
 absl::Status Set(Draft& d, const std::string& key, const Raw& raw, std::string_view origin) {
@@ -192,10 +306,8 @@ absl::Status Set(Draft& d, const std::string& key, const Raw& raw, std::string_v
     return absl::InvalidArgumentError(
         absl::StrCat(std::string(origin), ": unknown key \"", key, "\""));
   }
-  absl::Status s = it->second.set(d, raw);
-  if (!s.ok())
-    return absl::InvalidArgumentError(absl::StrCat(std::string(origin), ": ", s.message()));
-  return absl::OkStatus();
+  d.set_keys.insert(key);
+  return Apply(d, it->second, raw, origin);
 }
 
 // Converts a TOML leaf into the field's type, or names the key and type.
@@ -282,13 +394,18 @@ absl::Status Walk(Draft& d, const toml::table& table, const std::string& prefix,
       continue;
     }
     auto it = Fields().find(key);
-    if (it == Fields().end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(std::string(origin), ": unknown key \"", key, "\""));
+    const bool ours = it != Fields().end();
+    if (!ours) {
+      it = ReferenceFields().find(key);
+      if (it == ReferenceFields().end()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(std::string(origin), ": unknown key \"", key, "\""));
+      }
     }
     auto raw = FromToml(key, node, it->second.type, origin);
     if (!raw.ok()) return raw.status();
-    if (absl::Status s = Set(d, key, *raw, origin); !s.ok()) return s;
+    absl::Status s = ours ? Set(d, key, *raw, origin) : Apply(d, it->second, *raw, origin);
+    if (!s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -300,8 +417,124 @@ bool ValidListen(const std::string& v) {
          port >= 0 && port <= 65535;
 }
 
+// "trace" | "debug" | "info" | "warn" | "warning" | "error" in any case, as
+// our level names; nullopt for anything else.
+std::optional<std::string> NormalizeLevel(const std::string& level) {
+  const std::string l = absl::AsciiStrToLower(level);
+  if (l == "trace") return "debug";
+  if (l == "warning") return "warn";
+  if (l == "debug" || l == "info" || l == "warn" || l == "error") return l;
+  return std::nullopt;
+}
+
+absl::Status BadLevel(const char* key, const std::string& level) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      key, ": \"", level, "\" is not one of trace, debug, info, warn, warning, error"));
+}
+
+// Maps the reference keys onto ours. Ours win: a reference key whose target
+// was set by any source only yields a warning.
+absl::Status ApplyReference(Draft& d) {
+  const ReferenceDraft& r = d.reference;
+  Config& c = d.config;
+  // True (and a warning for `from`) when `ours` was set, so `from` is ignored.
+  auto shadowed = [&d](std::string_view from, bool given, const char* ours) {
+    if (!d.set_keys.contains(ours)) return false;
+    if (given) {
+      d.config.warnings.push_back({std::string(from), absl::StrCat("ignored: ", ours, " is set")});
+    }
+    return true;
+  };
+  if (r.host || r.port) {
+    if (r.host && r.host->empty()) {
+      return absl::InvalidArgumentError("server.host: must not be empty");
+    }
+    const bool host_ignored = shadowed("server.host", r.host.has_value(), "ingest.http_listen");
+    const bool port_ignored = shadowed("server.port", r.port.has_value(), "ingest.http_listen");
+    if (!host_ignored && !port_ignored) {
+      // The reference's defaults for whichever of the two is missing.
+      const std::string host = r.host.value_or("127.0.0.1");
+      c.ingest.http_listen =
+          absl::StrCat(host.find(':') == std::string::npos ? host : "[" + host + "]", ":",
+                       r.port.value_or(8080));
+    }
+  }
+  if (r.cors_enabled || r.cors_origins || r.cors_allow_all) {
+    bool any = false;
+    for (auto [key, given] :
+         {std::pair{"server.cors_enabled", r.cors_enabled.has_value()},
+          std::pair{"server.cors_origins", r.cors_origins.has_value()},
+          std::pair{"development.cors_allow_all", r.cors_allow_all.has_value()}}) {
+      any |= shadowed(key, given, "query.cors_origins");
+    }
+    if (!any) {
+      // As the reference: CORS off = no other origin; cors_allow_all = any.
+      if (!r.cors_enabled.value_or(true)) {
+        c.query.cors_origins.clear();
+      } else if (r.cors_allow_all.value_or(false)) {
+        c.query.cors_origins = {"*"};
+      } else {
+        c.query.cors_origins = r.cors_origins.value_or(std::vector<std::string>{"*"});
+      }
+    }
+  }
+  const bool keys_given = r.api_keys && !r.api_keys->empty();
+  if (keys_given && std::find(r.api_keys->begin(), r.api_keys->end(), "") != r.api_keys->end()) {
+    return absl::InvalidArgumentError("server.api_keys: keys must not be empty");
+  }
+  if (r.auth_enabled.value_or(false)) {
+    if (!keys_given) {
+      return absl::InvalidArgumentError(
+          "server.api_keys: server.auth_enabled = true needs at least one key");
+    }
+    if (!shadowed("server.api_keys", true, "auth.ingest_keys")) c.auth.ingest_keys = *r.api_keys;
+    if (!shadowed("server.api_keys", true, "auth.query_keys")) c.auth.query_keys = *r.api_keys;
+  } else if (keys_given) {
+    // The reference server ignores its keys unless auth_enabled; so do we,
+    // loudly.
+    d.config.warnings.push_back(
+        {"server.api_keys", "ignored: server.auth_enabled is not true, authentication is off"});
+  }
+  if (r.rate_limit_enabled.value_or(false)) {
+    // The reference's default rate (and, as its quota, a burst of a minute's
+    // worth: our burst 0).
+    const uint32_t rpm = r.rate_limit_rpm.value_or(1000);
+    if (rpm == 0) {
+      return absl::InvalidArgumentError(
+          "server.rate_limit_rpm: must be > 0 when server.rate_limit_enabled = true");
+    }
+    if (!shadowed("server.rate_limit_rpm", true, "ingest.rate_limit_rpm")) {
+      c.ingest.rate_limit_rpm = rpm;
+    }
+    if (!shadowed("server.rate_limit_rpm", true, "query.rate_limit_rpm")) {
+      c.query.rate_limit_rpm = rpm;
+    }
+  }
+  for (auto [key, value, ours, target] :
+       {std::tuple{"engine.batch_size", r.batch_size, "ingest.batch_size", &c.ingest.batch_size},
+        std::tuple{"engine.flush_interval_ms", r.flush_interval_ms, "ingest.flush_interval_ms",
+                   &c.ingest.flush_interval_ms}}) {
+    if (!value) continue;
+    if (*value == 0) return absl::InvalidArgumentError(absl::StrCat(key, ": must be > 0"));
+    if (!shadowed(key, true, ours)) *target = *value;
+  }
+  if (r.buffer_size) {
+    if (*r.buffer_size == 0) return absl::InvalidArgumentError("engine.buffer_size: must be > 0");
+    if (!shadowed("engine.buffer_size", true, "ingest.max_buffered_bytes")) {
+      c.ingest.max_buffered_bytes = *r.buffer_size * kBufferBytesPerEvent;
+    }
+  }
+  if (r.level) {
+    auto level = NormalizeLevel(*r.level);
+    if (!level) return BadLevel("logging.level", *r.level);
+    if (!shadowed("logging.level", true, "log.level")) c.log_level = *level;
+  }
+  return absl::OkStatus();
+}
+
 // Resolves per-dialect settings and checks cross-field rules.
 absl::StatusOr<Config> Finish(Draft d) {
+  if (absl::Status s = ApplyReference(d); !s.ok()) return s;
   Config& c = d.config;
   auto& s = c.storage;
   static const std::vector<std::string> kBackends = {"memory", "sqlite", "postgres", "supabase",
@@ -377,10 +610,24 @@ absl::StatusOr<Config> Finish(Draft d) {
                        ".tls_cert_file/tls_key_file: set both or neither"));
     }
   }
-  static const std::vector<std::string> kLevels = {"debug", "info", "warn", "error"};
-  if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("log.level: \"", c.log_level, "\" is not one of debug, info, warn, error"));
+  if (auto level = NormalizeLevel(c.log_level)) {
+    c.log_level = *level;
+  } else {
+    return BadLevel("log.level", c.log_level);
+  }
+  static const std::vector<std::string> kClientClocks = {"auto", "trust", "ignore"};
+  if (std::find(kClientClocks.begin(), kClientClocks.end(), c.analysis.client_clocks) ==
+      kClientClocks.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("analysis.client_clocks: \"",
+                                                   c.analysis.client_clocks,
+                                                   "\" is not one of auto, trust, ignore"));
+  }
+  // An empty key would match a request that presents none.
+  for (auto [key, keys] : {std::pair{"auth.ingest_keys", &c.auth.ingest_keys},
+                           std::pair{"auth.query_keys", &c.auth.query_keys}}) {
+    if (std::find(keys->begin(), keys->end(), "") != keys->end()) {
+      return absl::InvalidArgumentError(absl::StrCat(key, ": keys must not be empty"));
+    }
   }
   return c;
 }

@@ -6,6 +6,14 @@
 // RACEWAY_STORAGE_POSTGRES_CONNECTION_STRING, RACEWAY_INGEST_LISTEN), then
 // command-line flags (--section.key=value, e.g. --ingest.listen=0.0.0.0:50051).
 // Unknown keys and bad values fail with a message naming the key.
+//
+// The file also accepts the reference Raceway's raceway.toml sections
+// ([server], [engine], [logging], [race_detection], [anomaly_detection],
+// [distributed_tracing], [development]; docs/operations.md has the mapping).
+// Those keys exist in the file only (no environment variable or flag), and
+// one of ours that is set anywhere (file, environment, flag) wins over the
+// reference key it would map from. Reference keys with no effect here, and
+// shadowed ones, come back as Config::warnings.
 // Pure functions; thread-safe.
 
 #include <cstdint>
@@ -36,6 +44,11 @@ struct IngestConfig {
   uint64_t max_batch_bytes = 64ull << 20;      // Per request.
   uint32_t retry_after_ms = 200;               // Suggested delay in RESOURCE_EXHAUSTED.
   uint32_t shutdown_grace_seconds = 25;
+  // Per-client limit on the HTTP port (POST /events ...; libs/service/
+  // rate_limiter.h): requests per minute, 0 = off; and how many at once,
+  // 0 = rate_limit_rpm.
+  uint32_t rate_limit_rpm = 0;
+  uint32_t rate_limit_burst = 0;
   TlsConfig tls;
 };
 
@@ -48,6 +61,9 @@ struct QueryConfig {
   uint32_t max_page_size = 1000;
   double anomaly_sigma = 2.0;
   uint32_t global_race_window_ms = 1000;
+  // As IngestConfig's, on the gRPC-Web / Connect JSON port.
+  uint32_t rate_limit_rpm = 0;
+  uint32_t rate_limit_burst = 0;
   TlsConfig tls;
 };
 
@@ -69,6 +85,14 @@ struct AnalysisConfig {
   std::string client_clocks = "auto";
 };
 
+// A setting that was accepted but changes nothing: a reference key with no
+// meaning here, or one a key of ours overrides. The caller logs each
+// (LogConfigWarnings in process.h).
+struct ConfigWarning {
+  std::string key;
+  std::string message;
+};
+
 struct Config {
   storage::StorageOptions storage;
   uint32_t retention_hours = 168;  // 0 = keep forever.
@@ -80,7 +104,10 @@ struct Config {
   AuthConfig auth;
   MetricsConfig metrics;
   AnalysisConfig analysis;
-  std::string log_level = "info";  // debug | info | warn | error
+  // debug | info | warn | error; "trace" and "warning" are read as debug
+  // and warn (the reference's names), in any case.
+  std::string log_level = "info";
+  std::vector<ConfigWarning> warnings;
 };
 
 // Parses TOML text (no environment, no flags). `origin` names the source

@@ -1,6 +1,5 @@
 #include "libs/service/grpc_web.h"
 
-#include <grpcpp/generic/generic_stub.h>
 #include <httplib.h>
 
 #include <algorithm>
@@ -12,14 +11,23 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "libs/model/validation.h"
+#include "libs/service/connect_json.h"
+#include "libs/service/grpc_forward.h"
+#include "libs/service/grpc_util.h"
 
 namespace raceway::service {
 namespace {
 
 constexpr const char* kAllowedHeaders =
     "content-type, x-grpc-web, x-user-agent, grpc-timeout, authorization, x-raceway-key, "
-    "connect-protocol-version";
+    "connect-protocol-version, connect-timeout-ms";
 constexpr const char* kExposedHeaders = "grpc-status, grpc-message, grpc-status-details-bin";
+constexpr const char* kServedContentTypes =
+    "application/json, application/grpc-web+proto, application/grpc-web";
+// gRPC's default maximum received message size, which the forwarded call
+// would meet anyway; bodies are refused before they are buffered beyond it.
+constexpr size_t kMaxRequestBytes = 4 << 20;
 
 // The headers a preflight may allow: ours, plus whatever header names the
 // page asks for (Access-Control-Request-Headers), since every non-hop header
@@ -35,39 +43,6 @@ std::string AllowedHeaders(const httplib::Request& req) {
   });
   if (clean) absl::StrAppend(&out, ", ", requested);
   return out;
-}
-
-// Headers that describe the HTTP/1.1 hop, not the call.
-bool IsHopHeader(const std::string& name) {
-  static const char* kSkip[] = {"content-type",
-                                "content-length",
-                                "host",
-                                "connection",
-                                "accept",
-                                "accept-encoding",
-                                "accept-language",
-                                "origin",
-                                "referer",
-                                "user-agent",
-                                "x-grpc-web",
-                                "x-user-agent",
-                                "te",
-                                "grpc-timeout",
-                                "cookie",
-                                "keep-alive",
-                                "transfer-encoding",
-                                "connect-protocol-version",
-                                "pragma",
-                                "cache-control",
-                                "priority",
-                                "remote_addr",
-                                "remote_port",
-                                "local_addr",
-                                "local_port"};
-  if (name.rfind("sec-", 0) == 0 || name.rfind("access-control-", 0) == 0) return true;
-  if (name.size() > 4 && name.compare(name.size() - 4, 4, "-bin") == 0) return true;
-  return std::find_if(std::begin(kSkip), std::end(kSkip),
-                      [&](const char* s) { return name == s; }) != std::end(kSkip);
 }
 
 // grpc-timeout: 1-8 digits and a unit (H M S m u n).
@@ -105,14 +80,6 @@ std::string PercentEncode(std::string_view s) {
   return out;
 }
 
-std::string ByteBufferToString(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  std::string out;
-  if (!buffer.Dump(&slices).ok()) return out;
-  for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return out;
-}
-
 std::string Trailers(const grpc::Status& status) {
   std::string t = absl::StrCat("grpc-status:", static_cast<int>(status.error_code()), "\r\n");
   if (!status.error_message().empty()) {
@@ -125,49 +92,33 @@ std::string Trailers(const grpc::Status& status) {
   return t;
 }
 
-// Runs one forwarded call and emits frames through `emit`. Each async step
-// is awaited before the next, so one completion queue per call suffices.
-void ForwardCall(grpc::Channel& channel, const std::string& method, const std::string& request,
-                 grpc::ClientContext& context, const std::function<bool(std::string)>& emit) {
-  grpc::CompletionQueue cq;
-  grpc::GenericStub stub(std::shared_ptr<grpc::Channel>(&channel, [](grpc::Channel*) {}));
-  auto call = stub.PrepareCall(&context, method, &cq);
-  void* tag;
-  bool ok = false;
-  auto await = [&](void* expected) {
-    cq.Next(&tag, &ok);
-    (void)expected;
-    return ok;
-  };
-  call->StartCall(reinterpret_cast<void*>(1));
-  bool alive = await(reinterpret_cast<void*>(1));
-  if (alive) {
-    grpc::Slice slice(request.data(), request.size());
-    grpc::ByteBuffer buffer(&slice, 1);
-    call->Write(buffer, reinterpret_cast<void*>(2));
-    alive = await(reinterpret_cast<void*>(2));
-  }
-  if (alive) {
-    call->WritesDone(reinterpret_cast<void*>(3));
-    alive = await(reinterpret_cast<void*>(3));
-  }
-  bool client_gone = false;
-  while (alive) {
-    grpc::ByteBuffer response;
-    call->Read(&response, reinterpret_cast<void*>(4));
-    if (!await(reinterpret_cast<void*>(4))) break;
-    if (!emit(GrpcWebFrame(0x00, ByteBufferToString(response)))) {
-      client_gone = true;
-      context.TryCancel();
-      break;
-    }
-  }
-  grpc::Status status;
-  call->Finish(&status, reinterpret_cast<void*>(5));
-  await(reinterpret_cast<void*>(5));
-  if (!client_gone) emit(GrpcWebFrame(0x80, Trailers(status)));
-  cq.Shutdown();
-  while (cq.Next(&tag, &ok)) {
+// The body, decoded (httplib undoes Content-Encoding) and at most
+// kMaxRequestBytes: httplib checks a Content-Length before reading, this
+// also bounds chunked and compressed bodies while they arrive. On failure,
+// `http_status` is the HTTP status to answer with.
+grpc::Status ReadBody(const httplib::ContentReader& read, httplib::Response& res, std::string* body,
+                      int* http_status) {
+  bool too_big = false;
+  const bool ok = read([&](const char* data, size_t n) {
+    too_big = n > kMaxRequestBytes - body->size();
+    if (!too_big) body->append(data, n);
+    return !too_big;
+  });
+  if (ok) return grpc::Status::OK;
+  // The rest of the body may still be on its way: it cannot stay on the
+  // connection.
+  res.set_header("Connection", "close");
+  *http_status = too_big ? 413 : res.status;
+  switch (*http_status) {
+    case 413:
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          absl::StrCat("request body: larger than ", kMaxRequestBytes, " bytes"));
+    case 415:
+      return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                          "Content-Encoding: not supported (gzip, deflate and br are)");
+    default:
+      *http_status = 400;
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "request body: could not be read");
   }
 }
 
@@ -187,7 +138,8 @@ std::string GrpcWebFrame(uint8_t flag, std::string_view payload) {
 
 absl::StatusOr<std::unique_ptr<GrpcWebGateway>> GrpcWebGateway::Start(
     const std::string& listen, std::shared_ptr<grpc::Channel> channel,
-    std::vector<std::string> cors_origins) {
+    std::vector<std::string> cors_origins, std::shared_ptr<RateLimiter> limiter,
+    std::vector<std::string> api_keys) {
   std::unique_ptr<GrpcWebGateway> gw(
       new GrpcWebGateway(std::move(channel), std::move(cors_origins)));
   GrpcWebGateway* self = gw.get();
@@ -218,17 +170,42 @@ absl::StatusOr<std::unique_ptr<GrpcWebGateway>> GrpcWebGateway::Start(
     res.set_header("Access-Control-Max-Age", "86400");
     res.status = 204;
   });
-  server.Post(R"(/([A-Za-z0-9_.]+)/([A-Za-z0-9_]+))", [self, cors](const httplib::Request& req,
-                                                                   httplib::Response& res) {
+  server.set_payload_max_length(kMaxRequestBytes);
+  // One route for both protocols: Connect unary JSON by its Content-Type,
+  // gRPC-Web otherwise.
+  server.Post(R"(/([A-Za-z0-9_.]+)/([A-Za-z0-9_]+))", [self, cors](
+                                                          const httplib::Request& req,
+                                                          httplib::Response& res,
+                                                          const httplib::ContentReader& read) {
     cors(req, res);
-    const std::string type = absl::AsciiStrToLower(req.get_header_value("Content-Type"));
-    if (type != "application/grpc-web" && type != "application/grpc-web+proto") {
-      res.status = 415;
-      res.set_content("gRPC-Web gateway: Content-Type must be application/grpc-web+proto",
-                      "text/plain");
+    const std::string content_type = req.get_header_value("Content-Type");
+    const bool json = IsConnectJsonContentType(content_type);
+    const std::string type = absl::AsciiStrToLower(content_type);
+    if (!json && type != "application/grpc-web" && type != "application/grpc-web+proto") {
+      res.set_header("Accept-Post", kServedContentTypes);
+      SetConnectError(
+          grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                       absl::StrCat("Content-Type \"", model::EchoSafe(content_type, 128),
+                                    "\": not served; send application/json (Connect) or "
+                                    "application/grpc-web+proto (gRPC-Web)")),
+          res, 415);
       return;
     }
-    const std::string& body = req.body;
+    std::string body;
+    int http_status = 0;
+    if (grpc::Status s = ReadBody(read, res, &body, &http_status); !s.ok()) {
+      if (json) {
+        SetConnectError(s, res, http_status);
+      } else {
+        res.status = http_status;
+        res.set_content(absl::StrCat("gRPC-Web gateway: ", s.error_message()), "text/plain");
+      }
+      return;
+    }
+    if (json) {
+      ServeConnectJson(*self->channel_, req.matches[1].str(), req.matches[2].str(), body, req, res);
+      return;
+    }
     if (body.size() < 5 || (static_cast<uint8_t>(body[0]) & 0x80) != 0) {
       res.status = 400;
       res.set_content("gRPC-Web gateway: body must hold one data frame", "text/plain");
@@ -244,10 +221,10 @@ absl::StatusOr<std::unique_ptr<GrpcWebGateway>> GrpcWebGateway::Start(
       return;
     }
     auto context = std::make_shared<grpc::ClientContext>();
-    for (const auto& [name, value] : req.headers) {
-      const std::string key = absl::AsciiStrToLower(name);
-      if (IsHopHeader(key)) continue;
-      context->AddMetadata(key, value);
+    if (absl::Status s = AddForwardedMetadata(req, *context); !s.ok()) {
+      res.status = 400;
+      res.set_content(absl::StrCat("gRPC-Web gateway: ", s.message()), "text/plain");
+      return;
     }
     if (auto timeout = ParseTimeout(req.get_header_value("grpc-timeout"))) {
       context->set_deadline(std::chrono::system_clock::now() + *timeout);
@@ -259,13 +236,37 @@ absl::StatusOr<std::unique_ptr<GrpcWebGateway>> GrpcWebGateway::Start(
     res.set_chunked_content_provider(
         "application/grpc-web+proto",
         [self, method, request, context](size_t, httplib::DataSink& sink) {
-          ForwardCall(*self->channel_, method, *request, *context, [&sink](std::string frame) {
-            return sink.write(frame.data(), frame.size());
-          });
+          bool client_gone = false;
+          const grpc::Status status =
+              ForwardCall(*self->channel_, method, *request, *context, [&](std::string message) {
+                const std::string frame = GrpcWebFrame(0x00, message);
+                client_gone = !sink.write(frame.data(), frame.size());
+                return !client_gone;
+              });
+          if (!client_gone) {
+            const std::string trailers = GrpcWebFrame(0x80, Trailers(status));
+            sink.write(trailers.data(), trailers.size());
+          }
           sink.done();
           return true;
         });
   });
+  gw->http_.SetRateLimit(
+      {.limiter = std::move(limiter),
+       .api_keys = std::move(api_keys),
+       .refuse = [cors](const httplib::Request& req, httplib::Response& res,
+                        const absl::Status& status, std::chrono::milliseconds retry_after) {
+         cors(req, res);
+         const grpc::Status refusal = WithRetryInfo(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                                    std::string(status.message()), retry_after);
+         if (absl::AsciiStrToLower(req.get_header_value("Content-Type"))
+                 .rfind("application/grpc-web", 0) == 0) {
+           res.status = 200;
+           res.set_content(GrpcWebFrame(0x80, Trailers(refusal)), "application/grpc-web+proto");
+         } else {
+           SetConnectError(refusal, res);
+         }
+       }});
   if (absl::Status s = gw->http_.Start(listen); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("gRPC-Web: ", s.message()));
   }

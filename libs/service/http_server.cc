@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/numbers.h"
@@ -9,9 +10,43 @@
 
 namespace raceway::service {
 
+std::string PresentedApiKey(const httplib::Request& req) {
+  std::string key = req.get_header_value("X-Raceway-Key");
+  if (!key.empty()) return key;
+  const std::string auth = req.get_header_value("Authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  return auth.rfind(kBearer, 0) == 0 ? auth.substr(kBearer.size()) : "";
+}
+
 HttpServerThread::HttpServerThread() : server_(std::make_unique<httplib::Server>()) {}
 
 HttpServerThread::~HttpServerThread() { Stop(); }
+
+void HttpServerThread::SetRateLimit(HttpRateLimit limit, std::vector<std::string> exempt_paths) {
+  if (!limit.limiter) return;
+  server_->set_pre_routing_handler([limit = std::move(limit), exempt = std::move(exempt_paths)](
+                                       const httplib::Request& req, httplib::Response& res) {
+    // Preflights carry no key and no body; refusing one would surface in
+    // the browser as a CORS failure instead of a retryable error.
+    if (req.method == "OPTIONS") return httplib::Server::HandlerResponse::Unhandled;
+    if (std::find(exempt.begin(), exempt.end(), req.path) != exempt.end()) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    const auto delay = limit.limiter->Admit(
+        RateLimitClient(req.remote_addr, PresentedApiKey(req), limit.api_keys));
+    if (delay.count() == 0) return httplib::Server::HandlerResponse::Unhandled;
+    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(delay);
+    const auto seconds = std::chrono::ceil<std::chrono::seconds>(delay);
+    limit.refuse(req, res,
+                 absl::ResourceExhaustedError(absl::StrCat(
+                     "rate limit: more than ", limit.limiter->options().requests_per_minute,
+                     " requests per minute from this client; retry in ", ms.count(), " ms")),
+                 ms);
+    res.set_header("Retry-After", absl::StrCat(seconds.count()));
+    res.set_header("Connection", "close");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+}
 
 absl::Status HttpServerThread::Start(const std::string& listen) {
   const size_t colon = listen.rfind(':');

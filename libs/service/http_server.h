@@ -5,17 +5,41 @@
 // connection from its internal thread pool). Start/Stop from one thread;
 // the handlers registered on the server must be thread-safe.
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "libs/service/rate_limiter.h"
 
 namespace httplib {
 class Server;
-}
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace raceway::service {
+
+// A per-client request limit on one HTTP port (rate_limiter.h).
+struct HttpRateLimit {
+  std::shared_ptr<RateLimiter> limiter;  // nullptr = no limit.
+  // A request presenting one of these keys is limited per key, any other
+  // per client address (RateLimitClient).
+  std::vector<std::string> api_keys;
+  // Required with a limiter: writes the refusal's status, body and
+  // port-specific headers for `status` (RESOURCE_EXHAUSTED, the delay in its
+  // message). Called from the serving threads.
+  std::function<void(const httplib::Request&, httplib::Response&, const absl::Status& status,
+                     std::chrono::milliseconds retry_after)>
+      refuse;
+};
+
+// The API key a request presents: "X-Raceway-Key: <key>", else
+// "Authorization: Bearer <key>"; "" when none.
+std::string PresentedApiKey(const httplib::Request& request);
 
 class HttpServerThread {
  public:
@@ -24,6 +48,15 @@ class HttpServerThread {
 
   // Register handlers on this before Start.
   httplib::Server& server() { return *server_; }
+
+  // Before Start. Every request except CORS preflights (OPTIONS) passes the
+  // limiter before routing, so before its body is read: a refused request
+  // gets `refuse`'s answer plus "Retry-After: <seconds, rounded up>" and
+  // "Connection: close" (its unread body cannot stay on the connection; a
+  // client still sending a large body sees the connection close).
+  // Requests for `exempt_paths` are never limited (liveness probes: a
+  // refused probe would restart a healthy pod).
+  void SetRateLimit(HttpRateLimit limit, std::vector<std::string> exempt_paths = {});
 
   // Binds `listen` ("host:port", port 0 = a free port) and starts serving.
   absl::Status Start(const std::string& listen);

@@ -57,6 +57,12 @@ absl::StatusOr<Config> LoadConfigFromArgs(const char* program, int argc, char** 
   return LoadConfig(config_path, RacewayEnvironment(), flags);
 }
 
+void LogConfigWarnings(const Config& config) {
+  for (const ConfigWarning& w : config.warnings) {
+    Log(LogLevel::kWarn, "config setting ignored", {{"key", w.key}, {"reason", w.message}});
+  }
+}
+
 int RunServiceMain(const char* program, int argc, char** argv,
                    const std::function<absl::StatusOr<std::unique_ptr<StoppableServer>>(
                        const Config&, std::shared_ptr<storage::Storage>)>& start) {
@@ -67,6 +73,7 @@ int RunServiceMain(const char* program, int argc, char** argv,
     return 2;
   }
   SetLogLevel(config->log_level);
+  LogConfigWarnings(*config);
   auto storage = storage::OpenStorage(config->storage);
   if (!storage.ok()) {
     Log(LogLevel::kError, "cannot open storage",

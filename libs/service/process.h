@@ -23,6 +23,10 @@ int WaitForTerminationSignal();
 // the RACEWAY_* environment. "--help" prints usage and exits 0.
 absl::StatusOr<Config> LoadConfigFromArgs(const char* program, int argc, char** argv);
 
+// Logs each of config.warnings at level warn, naming its key. Call after
+// SetLogLevel(config.log_level).
+void LogConfigWarnings(const Config& config);
+
 // A server the main loop below can stop.
 class StoppableServer {
  public:

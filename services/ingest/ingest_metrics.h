@@ -25,7 +25,7 @@ class IngestMetrics : public CommitterObserver {
   void Duplicate(size_t n) { duplicate_.Increment(static_cast<double>(n)); }
   void Rejected(size_t n) { rejected_.Increment(static_cast<double>(n)); }
   // A whole request refused: "backpressure", "unavailable", "too_large",
-  // "unauthenticated", "storage_error".
+  // "unauthenticated", "storage_error", "rate_limited".
   void Refused(const std::string& reason);
 
   void OnCommit(size_t events, size_t requests, double seconds) override;

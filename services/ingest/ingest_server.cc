@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <httplib.h>
 
 #include "absl/strings/str_cat.h"
 #include "libs/service/grpc_util.h"
@@ -13,16 +14,18 @@
 #include "services/ingest/http_intake.h"
 #include "services/ingest/ingest_metrics.h"
 #include "services/ingest/ingest_service.h"
+#include "services/ingest/sdk_json.h"
 
 namespace raceway::ingest {
 namespace {
 
 class IngestServerImpl final : public IngestServer {
  public:
-  IngestServerImpl(const service::Config& config, std::shared_ptr<storage::EventWriter> writer)
+  IngestServerImpl(const service::Config& config, std::shared_ptr<storage::Storage> storage)
       : config_(config),
+        storage_(std::move(storage)),
         metrics_(metrics_endpoint_.registry()),
-        committer_(std::move(writer), CommitterOptionsFrom(config.ingest), &metrics_),
+        committer_(storage_, CommitterOptionsFrom(config.ingest), &metrics_),
         intake_(committer_, metrics_, LimitsFrom(config.ingest)),
         service_(
             intake_, metrics_, config.auth.ingest_keys,
@@ -52,7 +55,8 @@ class IngestServerImpl final : public IngestServer {
     }
     server_->GetHealthCheckService()->SetServingStatus(true);
     if (!config_.ingest.http_listen.empty()) {
-      auto http = HttpIntake::Start(config_.ingest.http_listen, intake_, config_.auth.ingest_keys);
+      auto http = HttpIntake::Start(config_.ingest.http_listen, intake_, committer_, *storage_,
+                                    config_.auth.ingest_keys, HttpRateLimit());
       if (!http.ok()) return http.status();
       http_ = std::move(*http);
     }
@@ -96,6 +100,20 @@ class IngestServerImpl final : public IngestServer {
     o.retry_after = std::chrono::milliseconds(c.retry_after_ms);
     return o;
   }
+  // The HTTP port's per-client limit; a refusal answers as every ingest
+  // HTTP error does and is counted.
+  service::HttpRateLimit HttpRateLimit() {
+    return {.limiter =
+                service::RateLimiter::Create({.requests_per_minute = config_.ingest.rate_limit_rpm,
+                                              .burst = config_.ingest.rate_limit_burst}),
+            .api_keys = config_.auth.ingest_keys,
+            .refuse = [this](const httplib::Request&, httplib::Response& res,
+                             const absl::Status& status, std::chrono::milliseconds) {
+              metrics_.Refused("rate_limited");
+              res.status = HttpStatusForError(status);
+              res.set_content(SdkErrorJson(status), "application/json");
+            }};
+  }
   static model::ValidationLimits LimitsFrom(const service::IngestConfig& c) {
     model::ValidationLimits l;
     l.max_batch_events = c.max_batch_events;
@@ -104,6 +122,7 @@ class IngestServerImpl final : public IngestServer {
   }
 
   const service::Config config_;
+  const std::shared_ptr<storage::Storage> storage_;
   service::MetricsEndpoint metrics_endpoint_;
   IngestMetrics metrics_;
   GroupCommitter committer_;
@@ -118,8 +137,8 @@ class IngestServerImpl final : public IngestServer {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(
-    const service::Config& config, std::shared_ptr<storage::EventWriter> writer) {
-  auto server = std::make_unique<IngestServerImpl>(config, std::move(writer));
+    const service::Config& config, std::shared_ptr<storage::Storage> storage) {
+  auto server = std::make_unique<IngestServerImpl>(config, std::move(storage));
   if (absl::Status s = server->Init(); !s.ok()) return s;
   return server;
 }

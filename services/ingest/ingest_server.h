@@ -19,9 +19,10 @@ namespace raceway::ingest {
 class IngestServer : public service::StoppableServer {
  public:
   // Binds config.ingest.listen (port 0 = free port) and, when set,
-  // config.ingest.http_listen and config.metrics.ingest_listen.
+  // config.ingest.http_listen and config.metrics.ingest_listen. Writes to
+  // `storage`; reads it only for the HTTP port's /health and /status.
   static absl::StatusOr<std::unique_ptr<IngestServer>> Start(
-      const service::Config& config, std::shared_ptr<storage::EventWriter> writer);
+      const service::Config& config, std::shared_ptr<storage::Storage> storage);
 
   virtual ~IngestServer() = default;
   virtual int grpc_port() const = 0;

@@ -3,8 +3,12 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <iterator>
+#include <limits>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
@@ -51,40 +55,305 @@ std::string FirstLine(std::string_view s) {
   return std::string(line);
 }
 
-// Deepest [ / { nesting of `text`, counting only brackets outside strings;
-// stops counting past `limit`. Not a parser: protobuf's JSON transcoder
-// spends time quadratic in the nesting depth of arrays (20k levels = 15 s of
-// CPU from a 40 KB body), so the depth is bounded before it runs.
-int NestingDepth(std::string_view text, int limit) {
-  int depth = 0, max_depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth && (max_depth = depth) > limit) return max_depth;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
+// Where each event's duration numbers sit in the body text. Protobuf's JSON
+// parser reads every number as a double, which cannot carry 2^53 + 1 ns nor
+// the decimal 1.0000005 exactly, and it refuses Python's NaN / Infinity and
+// 1e400 for the whole body; so the durations are read from their own text.
+struct DurationTokens {
+  std::string_view duration_ns;  // metadata.duration_ns
+  std::string_view duration_ms;  // kind.HttpResponse / kind.DatabaseQuery .duration_ms
+};
+
+struct ScannedBody {
+  std::vector<DurationTokens> events;  // By index in "events"; may be shorter.
+  // The body with the duration tokens protobuf cannot parse (NaN, Infinity,
+  // -Infinity, numbers beyond a double) replaced by null; empty = unchanged.
+  std::string rewritten;
+};
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// RFC 8259 number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool IsJsonNumber(std::string_view t) {
+  size_t i = 0;
+  if (i < t.size() && t[i] == '-') ++i;
+  if (i >= t.size() || !IsDigit(t[i])) return false;
+  if (t[i++] != '0') {
+    while (i < t.size() && IsDigit(t[i])) ++i;
   }
-  return max_depth;
+  if (i < t.size() && t[i] == '.') {
+    if (++i >= t.size() || !IsDigit(t[i])) return false;
+    while (i < t.size() && IsDigit(t[i])) ++i;
+  }
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    if (++i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    if (i >= t.size() || !IsDigit(t[i])) return false;
+    while (i < t.size() && IsDigit(t[i])) ++i;
+  }
+  return i == t.size();
 }
 
-// Parses any JSON text into a Value with protobuf's own JSON parser.
-absl::StatusOr<Value> ParseJson(std::string_view text) {
-  if (NestingDepth(text, kMaxJsonNesting) > kMaxJsonNesting) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("body is not valid JSON: nested deeper than ", kMaxJsonNesting, " levels"));
+// A token protobuf's parser refuses but that names a number (Python's json
+// writes NaN and Infinity): replaced by null so the field can be named.
+bool NeedsReplacing(std::string_view t) {
+  if (t == "NaN" || t == "Infinity" || t == "-Infinity") return true;
+  if (!IsJsonNumber(t)) return false;  // Garbage stays: the body is not JSON.
+  double d;
+  return std::from_chars(t.data(), t.data() + t.size(), d).ec == std::errc::result_out_of_range;
+}
+
+// One pass over the body that tracks the path of every value, to (1) bound
+// the nesting depth before protobuf's transcoder runs (it spends time
+// quadratic in the depth of arrays: 20k levels = 15 s of CPU from a 40 KB
+// body) and (2) find the duration tokens. Not a validating parser: it
+// accepts what protobuf's lenient parser accepts ('single quotes', bare
+// keys, trailing commas) and leaves errors to it. Returns false when
+// nested deeper than `max_depth`.
+class BodyScanner {
+ public:
+  BodyScanner(std::string_view text, int max_depth) : text_(text), max_depth_(max_depth) {}
+
+  bool Run(ScannedBody* out) {
+    while (pos_ < text_.size()) {
+      const char c = text_[pos_];
+      switch (c) {
+        case ' ':
+        case '\t':
+        case '\n':
+        case '\r':
+          ++pos_;
+          break;
+        case '{':
+        case '[':
+          if (static_cast<int>(frames_.size()) >= max_depth_) return false;
+          frames_.push_back(Frame{ValueStart(), c == '{'});
+          ++pos_;
+          break;
+        case '}':
+        case ']':
+          if (!frames_.empty()) frames_.pop_back();
+          ++pos_;
+          break;
+        case ',':
+          if (!frames_.empty() && frames_.back().object) {
+            frames_.back().expect_key = true;
+            frames_.back().value_role = Role::kOther;
+          }
+          ++pos_;
+          break;
+        case ':':
+          if (!frames_.empty()) frames_.back().expect_key = false;
+          ++pos_;
+          break;
+        case '"':
+        case '\'':
+          if (InKey()) {
+            Key(ReadString(/*decode=*/frames_.back().role != Role::kOther));
+          } else {
+            ValueStart();
+            ReadString(/*decode=*/false);
+          }
+          break;
+        default: {
+          const std::string_view token = ReadBareToken();
+          if (InKey()) {
+            Key(std::string(token));
+          } else {
+            Scalar(ValueStart(), token);
+          }
+        }
+      }
+    }
+    out->events = std::move(events_);
+    if (!replaced_.empty()) {
+      size_t from = 0;
+      for (std::string_view t : replaced_) {
+        const size_t at = static_cast<size_t>(t.data() - text_.data());
+        out->rewritten.append(text_.substr(from, at - from));
+        out->rewritten.append("null");
+        from = at + t.size();
+      }
+      out->rewritten.append(text_.substr(from));
+    }
+    return true;
   }
+
+ private:
+  // What a value is, by its path: the root object, its "events" array, an
+  // event, the event's "metadata" / "kind" object, the HttpResponse or
+  // DatabaseQuery payload, and the two duration slots.
+  enum class Role : uint8_t {
+    kOther,
+    kRoot,
+    kEvents,
+    kEvent,
+    kMetadata,
+    kKind,
+    kKindPayload,
+    kDurationNs,
+    kDurationMs
+  };
+  struct Frame {
+    Role role;
+    bool object;
+    bool expect_key = true;          // Objects: the next string is a key.
+    Role value_role = Role::kOther;  // Role of the value under the current key.
+  };
+
+  bool InKey() const {
+    return !frames_.empty() && frames_.back().object && frames_.back().expect_key;
+  }
+
+  // A value starts here: its role, from the enclosing frame.
+  Role ValueStart() {
+    if (frames_.empty()) return Role::kRoot;
+    Frame& f = frames_.back();
+    if (f.object) return f.value_role;
+    if (f.role != Role::kEvents) return Role::kOther;
+    ++event_;
+    return Role::kEvent;
+  }
+
+  void Key(const std::string& key) {
+    Frame& f = frames_.back();
+    f.expect_key = false;
+    switch (f.role) {
+      case Role::kRoot:
+        f.value_role = key == "events" ? Role::kEvents : Role::kOther;
+        break;
+      case Role::kEvent:
+        f.value_role = key == "metadata" ? Role::kMetadata
+                       : key == "kind"   ? Role::kKind
+                                         : Role::kOther;
+        break;
+      case Role::kMetadata:
+        f.value_role = key == "duration_ns" ? Role::kDurationNs : Role::kOther;
+        break;
+      case Role::kKind:
+        f.value_role =
+            key == "HttpResponse" || key == "DatabaseQuery" ? Role::kKindPayload : Role::kOther;
+        break;
+      case Role::kKindPayload:
+        f.value_role = key == "duration_ms" ? Role::kDurationMs : Role::kOther;
+        break;
+      default:
+        f.value_role = Role::kOther;
+    }
+  }
+
+  void Scalar(Role role, std::string_view token) {
+    if (role != Role::kDurationNs && role != Role::kDurationMs) return;
+    if (token == "null" || token == "true" || token == "false") return;
+    if (event_ >= events_.size()) events_.resize(event_ + 1);
+    DurationTokens& d = events_[event_];
+    (role == Role::kDurationNs ? d.duration_ns : d.duration_ms) = token;
+    if (NeedsReplacing(token)) replaced_.push_back(token);
+  }
+
+  // Reads the string at pos_ (either quote). With `decode`, returns its
+  // text with escapes resolved far enough to compare with ASCII key names
+  // (other escaped characters become \x01, which matches no name).
+  std::string ReadString(bool decode) {
+    const char quote = text_[pos_++];
+    std::string out;
+    while (pos_ < text_.size() && text_[pos_] != quote) {
+      char c = text_[pos_++];
+      if (c == '\\' && pos_ < text_.size()) {
+        c = text_[pos_++];
+        if (c == 'u') {
+          unsigned code = 0;
+          int n = 0;
+          for (; n < 4 && pos_ < text_.size(); ++n, ++pos_) {
+            const char h = text_[pos_];
+            const int v = IsDigit(h)               ? h - '0'
+                          : (h >= 'a' && h <= 'f') ? h - 'a' + 10
+                          : (h >= 'A' && h <= 'F') ? h - 'A' + 10
+                                                   : -1;
+            if (v < 0) break;
+            code = code * 16 + static_cast<unsigned>(v);
+          }
+          c = n == 4 && code < 0x80 ? static_cast<char>(code) : '\x01';
+        }
+      }
+      if (decode) out.push_back(c);
+    }
+    ++pos_;  // The closing quote (or past the end).
+    return out;
+  }
+
+  std::string_view ReadBareToken() {
+    const size_t start = pos_;
+    while (pos_ < text_.size()) {
+      const char c = text_[pos_];
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ':' || c == '[' ||
+          c == ']' || c == '{' || c == '}' || c == '"' || c == '\'') {
+        break;
+      }
+      ++pos_;
+    }
+    return text_.substr(start, pos_ - start);
+  }
+
+  const std::string_view text_;
+  const int max_depth_;
+  size_t pos_ = 0;
+  std::vector<Frame> frames_;
+  size_t event_ = static_cast<size_t>(-1);  // Index of the current element of "events".
+  std::vector<DurationTokens> events_;
+  std::vector<std::string_view> replaced_;
+};
+
+// The JSON number `text` times 10^scale, rounded to the nearest integer with
+// halves away from zero, computed on the decimal digits (never through a
+// double, so 2^53 + 1 and 1.0000005 are exact). nullopt when `text` is not
+// an RFC 8259 number, is negative (-0 is zero) or the result exceeds
+// INT64_MAX.
+std::optional<uint64_t> ScaledDecimal(std::string_view text, int scale) {
+  if (!IsJsonNumber(text)) return std::nullopt;
+  const bool negative = text[0] == '-';
+  if (negative) text.remove_prefix(1);
+  const size_t e_at = text.find_first_of("eE");
+  std::string_view mantissa = text.substr(0, e_at);
+  // Saturated: beyond any body length the outcome (0 or too large) is fixed.
+  constexpr int64_t kMaxExponent = int64_t{1} << 40;
+  int64_t exponent = 0;
+  if (e_at != std::string_view::npos) {
+    std::string_view e = text.substr(e_at + 1);
+    const bool e_negative = e[0] == '-';
+    if (e[0] == '+' || e[0] == '-') e.remove_prefix(1);
+    for (char c : e) exponent = std::min(kMaxExponent, exponent * 10 + (c - '0'));
+    if (e_negative) exponent = -exponent;
+  }
+  // Digits of int.frac without the point, and the power of ten they carry.
+  const size_t dot = mantissa.find('.');
+  std::string_view int_part = mantissa.substr(0, dot);
+  std::string_view frac_part = dot == std::string_view::npos ? "" : mantissa.substr(dot + 1);
+  auto digit = [&](size_t k) {
+    return k < int_part.size() ? int_part[k] : frac_part[k - int_part.size()];
+  };
+  const size_t total = int_part.size() + frac_part.size();
+  size_t first = 0;
+  while (first < total && digit(first) == '0') ++first;
+  if (first == total) return 0;  // Zero, whatever its sign or exponent.
+  if (negative) return std::nullopt;
+  // value = significant digits (m of them) * 10^power.
+  const int64_t m = static_cast<int64_t>(total - first);
+  const int64_t power = exponent - static_cast<int64_t>(frac_part.size()) + scale;
+  const int64_t int_digits = m + power;      // Digits before the decimal point.
+  if (int_digits > 19) return std::nullopt;  // >= 10^19 > INT64_MAX.
+  uint64_t value = 0;
+  for (int64_t k = 0; k < int_digits; ++k) {
+    value = value * 10 + (k < m ? static_cast<uint64_t>(digit(first + k) - '0') : 0);
+  }
+  // Round on the first dropped digit: >= 5 means the rest is >= one half.
+  if (int_digits >= 0 && int_digits < m && digit(first + int_digits) >= '5') ++value;
+  if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
+  return value;
+}
+
+// Parses any JSON text (already depth-checked by BodyScanner) into a Value
+// with protobuf's own JSON parser.
+absl::StatusOr<Value> ParseJson(std::string_view text) {
   std::string binary;
   auto status =
       google::protobuf::util::JsonToBinaryString(Resolver(), kValueTypeUrl, text, &binary);
@@ -214,6 +483,10 @@ std::string_view EnumToSdk(const EnumName (&table)[N], int value) {
 
 class Converter {
  public:
+  // `durations`: the raw text of this event's duration numbers (nullptr when
+  // converting a Value that did not come from a body).
+  explicit Converter(const DurationTokens* durations) : durations_(durations) {}
+
   const std::optional<FieldError>& error() const { return error_; }
   bool failed() const { return error_.has_value(); }
 
@@ -303,6 +576,54 @@ class Converter {
     const Value* v = Get(o, key);
     if (v == nullptr || failed()) return std::nullopt;
     return UInt(*v, path, max);
+  }
+
+  struct DurationValue {
+    uint64_t ns;
+    uint64_t whole;  // The value rounded in its own unit (ns or ms).
+  };
+  // metadata.duration_ns (scale 0) or a kind's duration_ms (scale 6): the
+  // number's decimal text times 10^scale, rounded to the nearest ns
+  // (ScaledDecimal), and rounded to its own whole unit (from the text, not
+  // from the rounded ns: 2.4999995 ms is 2 ms). The text is the body's own
+  // when the scanner recorded it, else the shortest text of the double.
+  std::optional<DurationValue> Duration(const Struct& o, const char* key, const std::string& path,
+                                        int scale) {
+    if (failed()) return std::nullopt;
+    const std::string range =
+        scale == 0 ? "a number of nanoseconds between 0 and 9223372036854775807"
+                   : "a number of milliseconds between 0 and 9223372036854.775807 (the int64 "
+                     "nanosecond range)";
+    std::string_view raw;
+    if (durations_ != nullptr) raw = scale == 0 ? durations_->duration_ns : durations_->duration_ms;
+    std::string text(raw);
+    if (raw.empty()) {
+      const Value* v = Get(o, key);
+      if (v == nullptr) return std::nullopt;
+      if (v->kind_case() != Value::kNumberValue) {
+        Fail(path, absl::StrCat("must be ", range, ", got ", TypeName(*v)));
+        return std::nullopt;
+      }
+      text = FormatNumber(v->number_value());
+    }
+    const auto ns = ScaledDecimal(text, scale);
+    if (!ns) {
+      Fail(path, absl::StrCat("must be ", range, ", got ", model::EchoSafe(text, 64)));
+      return std::nullopt;
+    }
+    // In range as ns, so in range in the (coarser) unit too.
+    return DurationValue{*ns, *ScaledDecimal(text, 0)};
+  }
+
+  // duration_ms is an integer field: it keeps the nearest whole ms, and
+  // when the nanoseconds are not whole ms, metadata.duration_ns carries them
+  // (model::DurationNs reads it first) unless the event sent its own.
+  template <typename Kind>
+  static void SetDurationMs(const DurationValue& d, Kind* kind, Event* out) {
+    kind->set_duration_ms(d.whole);
+    if (d.ns % 1000000 != 0 && out->has_metadata() && !out->metadata().has_duration_ns()) {
+      out->mutable_metadata()->set_duration_ns(d.ns);
+    }
   }
 
   // JSON-valued field. keep_null: a JSON null is stored as a null Value
@@ -414,9 +735,7 @@ class Converter {
     String(*m, "service_name", "metadata.service_name", md->mutable_service_name());
     String(*m, "environment", "metadata.environment", md->mutable_environment());
     StringMap(*m, "tags", "metadata.tags", md->mutable_tags());
-    if (auto d = UIntField(*m, "duration_ns", "metadata.duration_ns", kMaxExactInteger)) {
-      md->set_duration_ns(*d);
-    }
+    if (auto d = Duration(*m, "duration_ns", "metadata.duration_ns", 0)) md->set_duration_ns(d->ns);
     String(*m, "instance_id", "metadata.instance_id", md->mutable_instance_id());
     String(*m, "distributed_span_id", "metadata.distributed_span_id",
            md->mutable_distributed_span_id());
@@ -552,16 +871,12 @@ class Converter {
       }
       StringMap(*p, "headers", path("headers"), k->mutable_headers());
       JsonField(*p, "body", false, [&] { return k->mutable_body(); });
-      if (auto d = UIntField(*p, "duration_ms", path("duration_ms"), kMaxExactInteger)) {
-        k->set_duration_ms(*d);
-      }
+      if (auto d = Duration(*p, "duration_ms", path("duration_ms"), 6)) SetDurationMs(*d, k, out);
     } else if (name == "DatabaseQuery") {
       auto* k = out->mutable_database_query();
       String(*p, "query", path("query"), k->mutable_query());
       String(*p, "database", path("database"), k->mutable_database());
-      if (auto d = UIntField(*p, "duration_ms", path("duration_ms"), kMaxExactInteger)) {
-        k->set_duration_ms(*d);
-      }
+      if (auto d = Duration(*p, "duration_ms", path("duration_ms"), 6)) SetDurationMs(*d, k, out);
     } else if (name == "DatabaseResult") {
       auto* k = out->mutable_database_result();
       if (auto rows = UIntField(*p, "rows_affected", path("rows_affected"), kMaxExactInteger)) {
@@ -585,6 +900,7 @@ class Converter {
     }
   }
 
+  const DurationTokens* const durations_;
   std::optional<FieldError> error_;
 };
 
@@ -641,7 +957,7 @@ std::vector<const raceway::v1::Event*> SdkBatch::EventPointers() const {
 
 std::optional<model::FieldError> SdkValueToEvent(const google::protobuf::Value& value,
                                                  raceway::v1::Event* out) {
-  Converter c;
+  Converter c(nullptr);
   c.ConvertEvent(value, out);
   return c.error();
 }
@@ -652,7 +968,12 @@ absl::StatusOr<SdkBatch> ParseSdkBatch(std::string_view body,
   if (first == std::string_view::npos) {
     return absl::InvalidArgumentError("body is empty: expected {\"events\": [...]}");
   }
-  auto root = ParseJson(body);
+  ScannedBody scanned;
+  if (!BodyScanner(body, kMaxJsonNesting).Run(&scanned)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("body is not valid JSON: nested deeper than ", kMaxJsonNesting, " levels"));
+  }
+  auto root = ParseJson(scanned.rewritten.empty() ? body : std::string_view(scanned.rewritten));
   if (!root.ok()) return root.status();
   if (root->kind_case() != Value::kStructValue) {
     return absl::InvalidArgumentError(
@@ -680,7 +1001,10 @@ absl::StatusOr<SdkBatch> ParseSdkBatch(std::string_view body,
   for (int i = 0; i < items->size(); ++i) {
     Event* event = batch.events.Add();
     Value& item = (*items)[i];
-    if (auto error = SdkValueToEvent(item, event)) {
+    Converter converter(static_cast<size_t>(i) < scanned.events.size() ? &scanned.events[i]
+                                                                       : nullptr);
+    converter.ConvertEvent(item, event);
+    if (auto error = converter.error()) {
       batch.rejections.push_back(model::Rejection{
           static_cast<uint32_t>(i), model::EchoSafe(event->id(), 128), std::move(*error)});
       failed[static_cast<size_t>(i)] = true;

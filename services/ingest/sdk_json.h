@@ -37,10 +37,25 @@
 //    (Python's isoformat "+00:00" works). 't'/'z'/' ' separators are accepted.
 //  - "FunctionReturn" (sent by the Go and Python SDKs, absent from the Rust
 //    model) is stored as Custom{name: "FunctionReturn", data: <its fields>}.
-//  - Integers: JSON numbers are doubles here, so u64 fields (duration_ns,
-//    clocks, duration_ms, rows_affected) accept integers up to 2^53 - 1 and
-//    reject larger values instead of storing a rounded one. Fractions and
-//    negatives are rejected; u32/u16/i32 fields check their own range.
+//  - Integers: JSON numbers are doubles here, so the u64 fields clocks and
+//    rows_affected accept integers up to 2^53 - 1 and reject larger values
+//    instead of storing a rounded one. Fractions and negatives are
+//    rejected; u32/u16/i32 fields check their own range.
+//  - Durations (metadata.duration_ns, HttpResponse/DatabaseQuery
+//    duration_ms) may be non-integer (JavaScript's performance.now(),
+//    Python floats). They are read from the number's own decimal text in
+//    the body, never through a double (2^53 + 1 ns and 1.0000005 ms are
+//    exact), converted to nanoseconds and rounded to the nearest ns, halves
+//    away from zero: 1.5 ms -> 1500000 ns, 1.0000005 ms -> 1000001 ns,
+//    0.0000004 ms -> 0 ns. Range 0 .. INT64_MAX ns (duration_ms up to
+//    9223372036854.775807); negative values, NaN, Infinity (bare tokens, as
+//    Python's json writes them) and 1e400 reject the event with the field
+//    named. duration_ms is an integer field in the proto: it stores the
+//    nearest whole ms, and when the nanoseconds are not whole ms,
+//    metadata.duration_ns stores them (model::DurationNs reads it first)
+//    unless the event sent its own metadata.duration_ns, which then wins.
+//    The reverse direction prints durations as JSON numbers (doubles):
+//    exact up to 2^53 ns.
 //  - Nesting: the body may nest arrays/objects up to 100 levels;
 //    deeper bodies are INVALID_ARGUMENT (checked before parsing: protobuf's
 //    transcoder is quadratic in array depth). Per-event JSON depth, size,
@@ -110,6 +125,8 @@ absl::StatusOr<SdkBatch> ParseSdkBatch(std::string_view body,
 
 // Converts one SDK JSON event (already parsed). On failure returns the first
 // problem with its SDK field path; `out` then holds a partial conversion.
+// Durations come from the parsed doubles here (exact for every double, but
+// not for integers beyond 2^53: ParseSdkBatch reads the body's text).
 std::optional<model::FieldError> SdkValueToEvent(const google::protobuf::Value& value,
                                                  raceway::v1::Event* out);
 

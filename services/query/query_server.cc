@@ -5,6 +5,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
+#include "libs/graph/client_clock.h"
 #include "libs/service/grpc_util.h"
 #include "libs/service/grpc_web.h"
 #include "libs/service/log.h"
@@ -17,10 +18,11 @@ namespace {
 
 class QueryServerImpl final : public QueryServer {
  public:
-  QueryServerImpl(const service::Config& config, std::shared_ptr<storage::EventReader> reader)
+  QueryServerImpl(const service::Config& config, graph::ClientClockMode client_clocks,
+                  std::shared_ptr<storage::EventReader> reader)
       : config_(config),
         metrics_(metrics_endpoint_.registry()),
-        service_(std::move(reader), config, metrics_) {}
+        service_(std::move(reader), config, client_clocks, metrics_) {}
 
   ~QueryServerImpl() override { Shutdown(); }
 
@@ -42,9 +44,12 @@ class QueryServerImpl final : public QueryServer {
     if (!config_.query.grpc_web_listen.empty()) {
       grpc::ChannelArguments args;
       args.SetMaxReceiveMessageSize(256 << 20);
-      auto gw = service::GrpcWebGateway::Start(config_.query.grpc_web_listen,
-                                               server_->InProcessChannel(args),
-                                               config_.query.cors_origins);
+      auto gw = service::GrpcWebGateway::Start(
+          config_.query.grpc_web_listen, server_->InProcessChannel(args),
+          config_.query.cors_origins,
+          service::RateLimiter::Create({.requests_per_minute = config_.query.rate_limit_rpm,
+                                        .burst = config_.query.rate_limit_burst}),
+          config_.auth.query_keys);
       if (!gw.ok()) return gw.status();
       grpc_web_ = std::move(*gw);
     }
@@ -86,7 +91,9 @@ class QueryServerImpl final : public QueryServer {
 
 absl::StatusOr<std::unique_ptr<QueryServer>> QueryServer::Start(
     const service::Config& config, std::shared_ptr<storage::EventReader> reader) {
-  auto server = std::make_unique<QueryServerImpl>(config, std::move(reader));
+  auto client_clocks = graph::ParseClientClockMode(config.analysis.client_clocks);
+  if (!client_clocks.ok()) return client_clocks.status();  // Names the key.
+  auto server = std::make_unique<QueryServerImpl>(config, *client_clocks, std::move(reader));
   if (absl::Status s = server->Init(); !s.ok()) return s;
   return server;
 }

@@ -17,6 +17,8 @@ namespace raceway::query {
 
 class QueryServer : public service::StoppableServer {
  public:
+  // INVALID_ARGUMENT naming the key for a config value it cannot use
+  // (analysis.client_clocks); other errors when a port cannot be bound.
   static absl::StatusOr<std::unique_ptr<QueryServer>> Start(
       const service::Config& config, std::shared_ptr<storage::EventReader> reader);
 

@@ -196,6 +196,37 @@ void FillCriticalPath(const std::string& trace_id, const graph::CriticalPath& cp
   out->set_percentage(cp.percentage);
 }
 
+v1::DiagnosticKind ToProto(graph::DiagnosticKind k) {
+  switch (k) {
+    case graph::DiagnosticKind::kIgnoredClientClock:
+      return v1::DIAGNOSTIC_KIND_IGNORED_CLIENT_CLOCK;
+    case graph::DiagnosticKind::kReorderedEvents:
+      return v1::DIAGNOSTIC_KIND_REORDERED_EVENTS;
+    case graph::DiagnosticKind::kDroppedCyclicEdges:
+      return v1::DIAGNOSTIC_KIND_DROPPED_CYCLIC_EDGES;
+    case graph::DiagnosticKind::kMissingParents:
+      return v1::DIAGNOSTIC_KIND_MISSING_PARENTS;
+    case graph::DiagnosticKind::kMissingDurations:
+      return v1::DIAGNOSTIC_KIND_MISSING_DURATIONS;
+  }
+  return v1::DIAGNOSTIC_KIND_UNSPECIFIED;
+}
+
+// The analysis' diagnostics except the kind `left_out` (what does not
+// concern the response), example event indices as event ids.
+void FillDiagnostics(const graph::TraceAnalysis& a, std::optional<graph::DiagnosticKind> left_out,
+                     google::protobuf::RepeatedPtrField<v1::AnalysisDiagnostic>* out) {
+  for (const graph::Diagnostic& d : a.diagnostics) {
+    if (d.kind == left_out) continue;
+    auto* o = out->Add();
+    o->set_kind(ToProto(d.kind));
+    o->set_subject(d.subject);
+    o->set_count(d.count);
+    o->set_message(d.message);
+    for (uint32_t i : d.events) o->add_event_ids(std::string(a.graph.trace().id(i)));
+  }
+}
+
 void FillAuditAccess(const v1::Event& e, bool linked, bool race, v1::AuditAccess* o) {
   o->set_event_id(e.id());
   o->set_trace_id(e.trace_id());
@@ -356,7 +387,8 @@ double Percentile(std::vector<double>& sorted, double p) {
 }  // namespace
 
 QueryServiceImpl::QueryServiceImpl(std::shared_ptr<storage::EventReader> reader,
-                                   const service::Config& config, QueryMetrics& metrics)
+                                   const service::Config& config,
+                                   graph::ClientClockMode client_clocks, QueryMetrics& metrics)
     : reader_(std::move(reader)),
       config_(config.query),
       api_keys_(config.auth.query_keys),
@@ -367,6 +399,7 @@ QueryServiceImpl::QueryServiceImpl(std::shared_ptr<storage::EventReader> reader,
             graph::AnalysisOptions o;
             o.races.max_pairs = kMaxAnalyzeRaces;
             o.anomalies.sigma_threshold = config.query.anomaly_sigma;
+            o.client_clocks = client_clocks;
             return o;
           }(),
           &metrics) {}
@@ -474,6 +507,8 @@ grpc::Status QueryServiceImpl::AnalyzeTrace(Ctx* context, const v1::AnalyzeTrace
     return status = Fail(s);
   }
   FillDependencies(t.summary.trace_id, a.dependencies, response->mutable_dependencies());
+  // Top level only: the path's own copy would repeat them.
+  FillDiagnostics(a, std::nullopt, response->mutable_diagnostics());
   if (request->include_vector_clocks()) {
     for (uint32_t i = 0; i < a.graph.size(); ++i)
       FillClock(a.graph, i, response->add_vector_clocks());
@@ -505,6 +540,7 @@ grpc::Status QueryServiceImpl::GetRaces(Ctx* context, const v1::GetRacesRequest*
         FillGroup(g, response->add_groups());
       }
     }
+    FillDiagnostics(a, graph::DiagnosticKind::kMissingDurations, response->mutable_diagnostics());
   }
   response->set_total_count(request->variable().empty() ? a.races.total_pairs : pairs.size());
   return status;
@@ -516,6 +552,9 @@ grpc::Status QueryServiceImpl::GetCriticalPath(Ctx* context,
   RACEWAY_RPC("GetCriticalPath");
   RACEWAY_ANALYZED(t, "trace_id", request->trace_id());
   FillCriticalPath(t.summary.trace_id, t.analysis->critical_path, response);
+  // Client vectors do not change the path.
+  FillDiagnostics(*t.analysis, graph::DiagnosticKind::kIgnoredClientClock,
+                  response->mutable_diagnostics());
   return status;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "libs/graph/client_clock.h"
 #include "libs/service/config.h"
 #include "libs/storage/storage.h"
 #include "raceway/v1/query.grpc.pb.h"
@@ -20,8 +21,10 @@ namespace raceway::query {
 
 class QueryServiceImpl final : public raceway::v1::QueryService::Service {
  public:
+  // `client_clocks` is config.analysis.client_clocks, parsed by the caller
+  // (QueryServer::Start refuses a bad value).
   QueryServiceImpl(std::shared_ptr<storage::EventReader> reader, const service::Config& config,
-                   QueryMetrics& metrics);
+                   graph::ClientClockMode client_clocks, QueryMetrics& metrics);
 
   using Ctx = grpc::ServerContext;
   grpc::Status ListTraces(Ctx*, const raceway::v1::ListTracesRequest*,

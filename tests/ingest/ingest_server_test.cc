@@ -37,11 +37,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "libs/graph/causal_graph.h"
 #include "libs/graph/critical_path.h"
+#include "libs/model/operation_key.h"
 #include "libs/model/uuid.h"
 #include "libs/service/grpc_util.h"
+#include "libs/service/version.h"
 #include "libs/storage/factory.h"
 #include "libs/storage/fault_injection/fault_injection_storage.h"
 #include "raceway/v1/ingest.grpc.pb.h"
@@ -1106,6 +1110,303 @@ TEST(IngestDatabaseDownTest, UnavailableWhileDownThenSameServerCommitsAgainAndLo
             << load.stream_answers().size() << " stream acks, " << unavailable << " UNAVAILABLE, "
             << exhausted << " RESOURCE_EXHAUSTED, " << acked.size() << " acked events, "
             << stored.size() << " stored\n";
+}
+#endif  // RACEWAY_INGEST_TEST_POSTGRES
+
+// ------------------------------------------- ingest HTTP port: /health, /status, errors
+
+// The body of an answer as JSON (fails the test when it is not JSON).
+google::protobuf::Value JsonOf(const httplib::Result& res) {
+  google::protobuf::Value v;
+  EXPECT_TRUE(res);
+  if (!res) return v;
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/json") << res->body;
+  auto status = google::protobuf::util::JsonStringToMessage(res->body, &v);
+  EXPECT_TRUE(status.ok()) << status.ToString() << ": " << res->body;
+  return v;
+}
+
+const google::protobuf::Value& At(const google::protobuf::Value& v, const std::string& key) {
+  static const google::protobuf::Value kMissing;
+  const auto& fields = v.struct_value().fields();
+  auto it = fields.find(key);
+  EXPECT_NE(it, fields.end()) << "no \"" << key << "\" in " << v.ShortDebugString();
+  return it == fields.end() ? kMissing : it->second;
+}
+
+// One event as the TypeScript SDK sends it (buildMetadata: null optionals,
+// causality vector keyed by the trace's root); `kind` and `duration_ns` are
+// raw JSON text; 0 <= offset_ms < 1000.
+std::string TypeScriptEvent(const std::string& id, const std::string& trace, int offset_ms,
+                            const std::string& kind, const std::string& duration_ns) {
+  return absl::StrCat(R"({"id":")", id, R"(","trace_id":")", trace,
+                      R"(","parent_id":null,"timestamp":"2026-01-01T00:00:00.)",
+                      std::to_string(1000 + offset_ms).substr(1), R"(Z","kind":)", kind,
+                      R"(,"metadata":{"thread_id":"node-4242-1a2b3c","process_id":4242,)",
+                      R"("service_name":"checkout","environment":"development",)",
+                      R"("tags":{"sdk_language":"typescript"},"duration_ns":)", duration_ns,
+                      R"(,"instance_id":null,"distributed_span_id":null,"upstream_span_id":null},)",
+                      R"("causality_vector":[[")", trace, R"(",)", offset_ms + 1,
+                      R"(]],"lock_set":[]})");
+}
+
+TEST_P(IngestServerTest, HttpHealthFollowsTheStorage) {
+  StartServer();
+  httplib::Client http("127.0.0.1", server_->http_port());
+  auto res = http.Get("/health");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  google::protobuf::Value body = JsonOf(res);
+  EXPECT_EQ(At(body, "status").string_value(), "healthy");
+  EXPECT_EQ(At(body, "storage").string_value(), "ok");
+  EXPECT_EQ(http.Head("/health")->status, 200);
+
+  faults_->SetDown(absl::UnavailableError("injected fault: storage is down"), /*reads_too=*/true);
+  res = http.Get("/health");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503);
+  body = JsonOf(res);
+  EXPECT_EQ(At(body, "status").string_value(), "unhealthy");
+  EXPECT_THAT(At(body, "storage").string_value(), HasSubstr("injected fault: storage is down"));
+
+  // Healthy again as soon as the storage answers, with no write in between.
+  faults_->SetUp();
+  res = http.Get("/health");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+}
+
+TEST_P(IngestServerTest, HttpStatusCountsWhatPostEventsStored) {
+  StartServer();
+  httplib::Client http("127.0.0.1", server_->http_port());
+  auto res = http.Get("/status");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  google::protobuf::Value body = JsonOf(res);
+  EXPECT_TRUE(At(body, "success").bool_value());
+  google::protobuf::Value data = At(body, "data");
+  EXPECT_EQ(At(data, "version").string_value(), service::kRacewayVersion);
+  EXPECT_EQ(At(data, "service").string_value(), "raceway-ingest");
+  EXPECT_EQ(At(data, "backend").string_value(), GetParam());
+  EXPECT_EQ(At(data, "storage").string_value(), "ok");
+  EXPECT_EQ(At(data, "events_captured").number_value(), 0);
+  EXPECT_EQ(At(data, "traces_active").number_value(), 0);
+  EXPECT_GE(At(data, "uptime_seconds").number_value(), 0);
+  EXPECT_EQ(At(At(data, "queue"), "buffered_bytes").number_value(), 0);
+  EXPECT_FALSE(At(At(data, "queue"), "last_commit_failed").bool_value());
+
+  std::ifstream in(std::string(RACEWAY_SOURCE_DIR) + "/tests/ingest/fixtures/sdk_batch.json");
+  ASSERT_TRUE(in) << "fixture missing";
+  std::stringstream fixture;
+  fixture << in.rdbuf();
+  res = http.Post("/events", fixture.str(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  data = At(JsonOf(http.Get("/status")), "data");
+  EXPECT_EQ(At(data, "events_captured").number_value(), 20);             // The fixture's events...
+  EXPECT_EQ(At(data, "traces_active").number_value(), 2);                // ...in two traces.
+  EXPECT_EQ(At(At(data, "queue"), "buffered_bytes").number_value(), 0);  // Acked = committed.
+
+  // Storage down: still answered, the counts unknown and the reason given.
+  faults_->SetDown(absl::UnavailableError("injected fault: storage is down"), /*reads_too=*/true);
+  res = http.Get("/status");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  data = At(JsonOf(res), "data");
+  EXPECT_THAT(At(data, "storage").string_value(), HasSubstr("injected fault"));
+  EXPECT_EQ(At(data, "events_captured").kind_case(), google::protobuf::Value::kNullValue);
+  EXPECT_EQ(At(data, "traces_active").kind_case(), google::protobuf::Value::kNullValue);
+  // A commit that failed shows in the queue state.
+  res = http.Post("/events",
+                  R"({"events":[)" +
+                      TypeScriptEvent(model::NewUuidV4(), model::NewUuidV4(), 1,
+                                      R"({"Custom":{"name":"x","data":null}})", "null") +
+                      "]}",
+                  "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503);
+  data = At(JsonOf(http.Get("/status")), "data");
+  EXPECT_TRUE(At(At(data, "queue"), "last_commit_failed").bool_value());
+}
+
+TEST_P(IngestServerTest, HttpStatusNeedsTheIngestKeyHealthDoesNot) {
+  config_.auth.ingest_keys = {"secret-1"};
+  StartServer();
+  httplib::Client http("127.0.0.1", server_->http_port());
+  auto res = http.Get("/health");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  res = http.Get("/status");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(At(At(JsonOf(res), "error"), "code").string_value(), "UNAUTHENTICATED");
+  res = http.Get("/status", httplib::Headers{{"X-Raceway-Key", "wrong"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  res = http.Get("/status", httplib::Headers{{"Authorization", "Bearer secret-1"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  res = http.Get("/status", httplib::Headers{{"X-Raceway-Key", "secret-1"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST_P(IngestServerTest, HttpUnknownPathsAndMethodsAnswerJsonErrors) {
+  config_.ingest.max_batch_bytes = 1000;  // Body bound: 2 * 1000 + 1 MiB.
+  StartServer();
+  httplib::Client http("127.0.0.1", server_->http_port());
+  auto res = http.Get("/x");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  google::protobuf::Value error = At(JsonOf(res), "error");
+  EXPECT_EQ(At(error, "code").string_value(), "NOT_FOUND");
+  EXPECT_EQ(At(error, "message").string_value(), "no route for GET /x");
+  res = http.Post("/api/events", "{}", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  EXPECT_EQ(At(At(JsonOf(res), "error"), "message").string_value(),
+            "no route for POST /api/events");
+
+  struct WrongMethod {
+    std::function<httplib::Result()> send;
+    std::string path;
+    std::string allow;
+  };
+  const std::vector<WrongMethod> cases = {
+      {[&] { return http.Get("/events"); }, "/events", "POST"},
+      {[&] { return http.Put("/events", "{}", "application/json"); }, "/events", "POST"},
+      {[&] { return http.Post("/health", "", "text/plain"); }, "/health", "GET, HEAD"},
+      {[&] { return http.Delete("/status"); }, "/status", "GET, HEAD"},
+      {[&] { return http.Options("/events"); }, "/events", "POST"},
+  };
+  for (const auto& c : cases) {
+    res = c.send();
+    ASSERT_TRUE(res) << c.path;
+    EXPECT_EQ(res->status, 405) << c.path;
+    EXPECT_EQ(res->get_header_value("Allow"), c.allow) << c.path;
+    error = At(JsonOf(res), "error");
+    EXPECT_EQ(At(error, "code").string_value(), "UNIMPLEMENTED");
+    EXPECT_THAT(At(error, "message").string_value(), HasSubstr(c.path + " accepts " + c.allow));
+  }
+
+  // The HTTP server's own refusal of an oversized body has the same shape.
+  res = http.Post("/events", std::string(2 * 1000 + (1 << 20) + 1, ' '), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  EXPECT_EQ(At(At(JsonOf(res), "error"), "code").string_value(), "OUT_OF_RANGE");
+  // And /events' own errors keep theirs.
+  res = http.Post("/events", "{not json", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(At(At(JsonOf(res), "error"), "code").string_value(), "INVALID_ARGUMENT");
+}
+
+TEST_P(IngestServerTest, HttpFractionalDurationsAreStoredExactlyInNanoseconds) {
+  StartServer();
+  const std::string trace = model::NewUuidV4();
+  const std::vector<std::string> ids = {model::NewUuidV4(), model::NewUuidV4(), model::NewUuidV4(),
+                                        model::NewUuidV4(), model::NewUuidV4()};
+  // performance.now() differences (TypeScript), a Python float duration_ns,
+  // a Go/Rust integer beyond 2^53, and a NaN that must be rejected alone.
+  const std::string body = absl::StrCat(
+      R"({"events":[)",
+      TypeScriptEvent(
+          ids[0], trace, 1,
+          R"({"HttpResponse":{"status":200,"headers":{},"body":null,"duration_ms":1.5}})", "null"),
+      ",",
+      TypeScriptEvent(
+          ids[1], trace, 2,
+          R"({"DatabaseQuery":{"query":"SELECT 1","database":"db","duration_ms":1.0000005}})",
+          "null"),
+      ",",
+      TypeScriptEvent(
+          ids[2], trace, 3,
+          R"({"FunctionCall":{"function_name":"f","module":"m","args":null,"file":"a.py","line":3}})",
+          "12345678.899999999"),
+      ",",
+      TypeScriptEvent(ids[3], trace, 4, R"({"Custom":{"name":"tick","data":null}})",
+                      "9007199254740993"),
+      ",",
+      TypeScriptEvent(
+          ids[4], trace, 5,
+          R"({"HttpResponse":{"status":200,"headers":{},"body":null,"duration_ms":NaN}})", "null"),
+      "]}");
+  httplib::Client http("127.0.0.1", server_->http_port());
+  auto res = http.Post("/events", body, "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 207) << res->body;
+  google::protobuf::Value result = JsonOf(res);
+  EXPECT_EQ(At(result, "accepted").number_value(), 4);
+  const auto& rejected = At(result, "rejected_events").list_value();
+  ASSERT_EQ(rejected.values_size(), 1);
+  EXPECT_EQ(At(rejected.values(0), "message")
+                .string_value()
+                .rfind("events[4].kind.HttpResponse.duration_ms: ", 0),
+            0u)
+      << res->body;
+
+  // Read back from the storage: exact nanoseconds where DurationNs reads them.
+  const std::vector<uint64_t> expected = {1500000, 1000001, 12345679, 9007199254740993u};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    auto stored = inner_->GetEvent(ids[i]);
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    EXPECT_EQ(stored->metadata().duration_ns(), expected[i]) << i;
+    EXPECT_EQ(model::DurationNs(*stored), std::optional<uint64_t>(expected[i])) << i;
+  }
+  EXPECT_EQ(inner_->GetEvent(ids[0])->http_response().duration_ms(), 2u);
+  EXPECT_EQ(inner_->GetEvent(ids[1])->database_query().duration_ms(), 1u);
+  EXPECT_EQ(inner_->GetEvent(ids[4]).status().code(), absl::StatusCode::kNotFound);
+}
+
+#if defined(RACEWAY_INGEST_TEST_POSTGRES)
+// A real outage, no fault injection: /health turns 503 while the harness
+// PostgreSQL is stopped and 200 again once it is back, on the same server.
+TEST(IngestDatabaseDownTest, HttpHealthIsUnhealthyWhileDownAndHealthyOnceBack) {
+  RACEWAY_REQUIRE_ENV(base, "RACEWAY_TEST_POSTGRES_URL");
+  RACEWAY_REQUIRE_ENV(stop_command, "RACEWAY_TEST_STOP_POSTGRES");
+  RACEWAY_REQUIRE_ENV(start_command, "RACEWAY_TEST_START_POSTGRES");
+  const std::string url =
+      storage::testing::WithDatabase(base, absl::StrCat(kPostgresDatabase, "_down"));
+  ASSERT_TRUE(storage::testing::EnsurePostgresDatabase(url).ok());
+  PostgresRestorer restorer(start_command);  // Destroyed last.
+  storage::StorageOptions options = storage::testing::SqlOptions("postgres", url);
+  options.connection_timeout_seconds = 5;
+  auto opened = storage::OpenStorage(options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  std::shared_ptr<storage::Storage> storage = std::move(*opened);
+  service::Config config;
+  config.ingest.listen = "127.0.0.1:0";
+  config.ingest.http_listen = "127.0.0.1:0";
+  config.metrics.ingest_listen = "";
+  auto started = IngestServer::Start(config, storage);
+  ASSERT_TRUE(started.ok()) << started.status();
+  std::unique_ptr<IngestServer> server = std::move(*started);
+  httplib::Client http("127.0.0.1", server->http_port());
+  http.set_read_timeout(60, 0);
+  auto res = http.Get("/health");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+
+  ASSERT_EQ(std::system(stop_command.c_str()), 0);
+  restorer.set_down(true);
+  res = http.Get("/health");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503);
+  google::protobuf::Value body = JsonOf(res);
+  EXPECT_EQ(At(body, "status").string_value(), "unhealthy");
+  EXPECT_THAT(At(body, "storage").string_value(), HasSubstr("UNAVAILABLE"));
+
+  ASSERT_EQ(std::system(start_command.c_str()), 0);
+  restorer.set_down(false);
+  // Reconnecting takes the pool a moment; the same server must get there.
+  int status = 0;
+  for (int i = 0; i < 300 && status != 200; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    res = http.Get("/health");
+    status = res ? res->status : 0;
+  }
+  EXPECT_EQ(status, 200) << (res ? res->body : "no answer");
+  server->Shutdown();
 }
 #endif  // RACEWAY_INGEST_TEST_POSTGRES
 

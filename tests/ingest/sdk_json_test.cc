@@ -15,6 +15,7 @@
 
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "libs/model/operation_key.h"
 
 namespace raceway::ingest {
 namespace {
@@ -560,14 +561,10 @@ TEST(SdkJsonEvent, NumbersOutOfRange) {
       "metadata.process_id", "between 0 and 2147483647");
   ExpectRejected(StateChange([](Value& e) { Field(Field(e, "metadata"), "process_id") = Num(-5); }),
                  "metadata.process_id", "got -5");
-  ExpectRejected(StateChange([](Value& e) {
-                   Field(Field(e, "metadata"), "duration_ns") = Num(9007199254740992.0);
-                 }),
-                 "metadata.duration_ns", "2^53 - 1");
   ExpectRejected(
       StateChange([](Value& e) { Field(Field(e, "metadata"), "duration_ns") = Num(1e300); }),
-      "metadata.duration_ns", "got 1e+300");
-  // The raw text of a u64 beyond 2^53 is rejected, not rounded.
+      "metadata.duration_ns", "between 0 and 9223372036854775807, got 1e+300");
+  // The raw text of a u64 beyond the int64 ns range is rejected, not clamped.
   {
     std::string body = BodyOf({StateChange()});
     const std::string needle = "\"duration_ns\":2000";
@@ -578,11 +575,16 @@ TEST(SdkJsonEvent, NumbersOutOfRange) {
     EXPECT_EQ(batch.rejections[0].error.field, "metadata.duration_ns");
   }
   EXPECT_EQ(MustConvertOne(StateChange([](Value& e) {
-              Field(Field(e, "metadata"), "duration_ns") = Num(9007199254740991.0);
+              Field(Field(e, "metadata"), "duration_ns") = Num(9007199254740992.0);
             }))
                 .metadata()
                 .duration_ns(),
-            9007199254740991u);
+            9007199254740992u);
+  // Clocks keep the exact-double bound.
+  ExpectRejected(StateChange([](Value& e) {
+                   Field(e, "causality_vector") = Json(R"([["a", 9007199254740992]])");
+                 }),
+                 "causality_vector[0][1]", "2^53 - 1");
 
   Value response = FixtureEvent(15);
   Field(Payload(response, "HttpResponse"), "status") = Num(70000);
@@ -714,6 +716,264 @@ TEST(SdkJsonEvent, RejectionEchoesTheIdSafely) {
   ASSERT_EQ(batch.rejections.size(), 1u);
   EXPECT_LE(batch.rejections[0].id.size(), 131u);
   EXPECT_THAT(batch.rejections[0].id, HasSubstr("..."));
+}
+
+// ------------------------------------------------------------- durations
+//
+// Numbers are written into the body as the SDKs' JSON encoders write them
+// (a Value would print them as doubles): a placeholder string in the event
+// is replaced by the raw text.
+
+// `events` as a body, with each "@NAME@" placeholder string replaced by
+// its raw JSON text.
+std::string RawBody(const std::vector<Value>& events,
+                    const std::vector<std::pair<std::string, std::string>>& raw) {
+  std::string body = BodyOf(events);
+  for (const auto& [name, text] : raw) {
+    const std::string quoted = "\"" + name + "\"";
+    const size_t at = body.find(quoted);
+    EXPECT_NE(at, std::string::npos) << name << " in " << body;
+    if (at != std::string::npos) body.replace(at, quoted.size(), text);
+  }
+  return body;
+}
+
+// The fixture's HttpResponse (15) / DatabaseQuery (13) with duration_ms
+// "@MS@" and metadata.duration_ns "@NS@".
+Value WithDurationPlaceholders(int fixture_index, const std::string& kind) {
+  Value e = FixtureEvent(fixture_index);
+  Field(Payload(e, kind), "duration_ms") = Str("@MS@");
+  Field(Field(e, "metadata"), "duration_ns") = Str("@NS@");
+  return e;
+}
+
+Event ConvertRaw(const Value& event, const std::string& ms, const std::string& ns) {
+  SCOPED_TRACE("duration_ms " + ms + ", duration_ns " + ns);
+  SdkBatch batch = MustParse(RawBody({event}, {{"@MS@", ms}, {"@NS@", ns}}));
+  EXPECT_TRUE(batch.rejections.empty())
+      << batch.rejections[0].error.field << ": " << batch.rejections[0].error.reason;
+  return batch.events.empty() ? Event{} : batch.events.Get(0);
+}
+
+TEST(SdkJsonDuration, FractionalMillisecondsAreStoredInNanosecondsRoundedHalfAway) {
+  struct Case {
+    std::string ms;
+    uint64_t ns;
+    uint64_t whole_ms;  // What the integer duration_ms field keeps.
+  };
+  const std::vector<Case> cases = {
+      {"1.5", 1500000, 2},
+      {"0.0000004", 0, 0},
+      {"1.0000005", 1000001, 1},
+      {"0.0000005", 1, 0},         // Exactly half a ns: away from zero.
+      {"0.00000049999999", 0, 0},  // Just below half.
+      {"2.4999995", 2500000, 2},   // ms rounded from the text, not from the ns.
+      {"5e-7", 1, 0},              // JavaScript's JSON.stringify(5e-7).
+      {"1.5e3", 1500000000, 1500},
+      {"1E-6", 1, 0},
+      {"0.30000000000000004", 300000, 0},  // JavaScript's 0.1 + 0.2.
+      {"0", 0, 0},
+      {"-0", 0, 0},
+      {"-0.0", 0, 0},
+      {"1e-400", 0, 0},
+      {"0e400", 0, 0},
+      {"9223372036854.775807", 9223372036854775807u, 9223372036855},
+  };
+  for (const auto& c : cases) {
+    for (const auto& [index, kind] : {std::pair<int, std::string>{15, "HttpResponse"},
+                                      std::pair<int, std::string>{13, "DatabaseQuery"}}) {
+      SCOPED_TRACE(kind + " duration_ms " + c.ms);
+      Event e = ConvertRaw(WithDurationPlaceholders(index, kind), c.ms, "null");
+      ASSERT_EQ(model::DurationNs(e), std::optional<uint64_t>(c.ns));
+      const uint64_t ms = kind == "HttpResponse" ? e.http_response().duration_ms()
+                                                 : e.database_query().duration_ms();
+      EXPECT_EQ(ms, c.whole_ms);
+      // Whole milliseconds need no metadata; the others keep the exact ns there.
+      EXPECT_EQ(e.metadata().has_duration_ns(), c.ns % 1000000 != 0);
+    }
+  }
+}
+
+TEST(SdkJsonDuration, TypeScriptSdkShape) {
+  // trackHttpResponse(status, performance.now() - start): a float duration_ms
+  // and metadata.duration_ns = Math.floor(durationMs * 1e6), both sent.
+  Event e =
+      ConvertRaw(WithDurationPlaceholders(15, "HttpResponse"), "12.300000000000182", "12300000");
+  EXPECT_EQ(e.http_response().duration_ms(), 12u);
+  EXPECT_EQ(e.metadata().duration_ns(), 12300000u);
+  // The event's own metadata.duration_ns wins over its duration_ms.
+  e = ConvertRaw(WithDurationPlaceholders(15, "HttpResponse"), "1.0000005", "1000000");
+  EXPECT_EQ(e.metadata().duration_ns(), 1000000u);
+  EXPECT_EQ(e.http_response().duration_ms(), 1u);
+  // Other kinds: duration_ns from process.hrtime.bigint() differences, or null.
+  Value call = FixtureEvent(0);
+  Field(Field(call, "metadata"), "duration_ns") = Str("@NS@");
+  SdkBatch batch = MustParse(RawBody({call}, {{"@NS@", "48213"}}));
+  ASSERT_EQ(batch.valid_indices.size(), 1u);
+  EXPECT_EQ(batch.events.Get(0).metadata().duration_ns(), 48213u);
+  batch = MustParse(RawBody({call}, {{"@NS@", "null"}}));
+  ASSERT_EQ(batch.valid_indices.size(), 1u);
+  EXPECT_FALSE(batch.events.Get(0).metadata().has_duration_ns());
+}
+
+TEST(SdkJsonDuration, PythonSdkShape) {
+  // track_http_response(duration_ms=(time.perf_counter() - t0) * 1000):
+  // duration_ns = duration_ms * 1_000_000 is a float too; json.dumps writes
+  // floats with repr (1500000.0, 1e+16) and NaN / Infinity as bare tokens.
+  Event e =
+      ConvertRaw(WithDurationPlaceholders(15, "HttpResponse"), "12.3456789", "12345678.899999999");
+  EXPECT_EQ(e.metadata().duration_ns(), 12345679u);
+  EXPECT_EQ(e.http_response().duration_ms(), 12u);
+  e = ConvertRaw(WithDurationPlaceholders(15, "HttpResponse"), "1.5", "1500000.0");
+  EXPECT_EQ(e.metadata().duration_ns(), 1500000u);
+  e = ConvertRaw(WithDurationPlaceholders(13, "DatabaseQuery"), "3", "1e+16");
+  EXPECT_EQ(model::DurationNs(e), std::optional<uint64_t>(10000000000000000u));
+  e = ConvertRaw(WithDurationPlaceholders(13, "DatabaseQuery"), "1.5e-07", "null");
+  EXPECT_EQ(model::DurationNs(e), std::optional<uint64_t>(0));
+  // The decorators put a float duration_ms into FunctionCall.args: plain
+  // JSON data, kept as sent.
+  Value call = FixtureEvent(0);
+  Field(Payload(call, "FunctionCall"), "args") = Json(R"({"status": "success"})");
+  Field(Field(Payload(call, "FunctionCall"), "args"), "duration_ms") = Str("@MS@");
+  SdkBatch batch = MustParse(RawBody({call}, {{"@MS@", "0.30000000000000004"}}));
+  ASSERT_EQ(batch.valid_indices.size(), 1u);
+  EXPECT_EQ(batch.events.Get(0)
+                .function_call()
+                .args()
+                .struct_value()
+                .fields()
+                .at("duration_ms")
+                .number_value(),
+            0.30000000000000004);
+}
+
+TEST(SdkJsonDuration, GoAndRustSdkIntegersAreExactBeyondTwoToThe53) {
+  // Go: DurationMs int64, DurationNs *int64; Rust: u64 and Option<u64>.
+  Event e = ConvertRaw(WithDurationPlaceholders(15, "HttpResponse"), "19", "19000000");
+  EXPECT_EQ(e.http_response().duration_ms(), 19u);
+  EXPECT_EQ(e.metadata().duration_ns(), 19000000u);
+  e = ConvertRaw(WithDurationPlaceholders(15, "HttpResponse"), "19", "null");
+  EXPECT_EQ(e.http_response().duration_ms(), 19u);
+  EXPECT_FALSE(e.metadata().has_duration_ns());  // Unchanged shape for whole ms.
+  for (const auto& [text, ns] : std::vector<std::pair<std::string, uint64_t>>{
+           {"9007199254740993", 9007199254740993u},  // 2^53 + 1: a double would say ...992.
+           {"9007199254740995", 9007199254740995u},
+           {"9223372036854775807", 9223372036854775807u},
+           {"2000.5", 2001u},
+           {"0.4", 0u},
+           {"12e2", 1200u},
+       }) {
+    Event got = ConvertRaw(WithDurationPlaceholders(15, "HttpResponse"), "19", text);
+    EXPECT_EQ(got.metadata().duration_ns(), ns) << text;
+  }
+  // A Rust duration_ms near u64::MAX / 1e6 is still in range when it fits int64 ns.
+  e = ConvertRaw(WithDurationPlaceholders(13, "DatabaseQuery"), "9223372036854", "null");
+  EXPECT_EQ(model::DurationNs(e), std::optional<uint64_t>(9223372036854000000u));
+}
+
+TEST(SdkJsonDuration, BadValuesRejectTheEventNamingTheFieldAndKeepTheOthers) {
+  const std::vector<std::string> bad_ms = {"-1",
+                                           "-0.000001",
+                                           "NaN",
+                                           "Infinity",
+                                           "-Infinity",
+                                           "1e400",
+                                           "-1e400",
+                                           "9223372036854.7758075",
+                                           "9223372036855",
+                                           "1e19",
+                                           "1.",
+                                           "100000000000000000000000000000000000000000000000000"};
+  const std::vector<std::string> bad_ns = {
+      "-5",   "NaN",   "Infinity", "9223372036854775808", "18446744073709551615",
+      "1e19", "1e400", "-1e-9"};
+  auto check = [](const std::string& body, const std::string& field, const std::string& text) {
+    SCOPED_TRACE(text);
+    SdkBatch batch = MustParse(body);
+    EXPECT_EQ(batch.valid_indices, (std::vector<uint32_t>{1})) << "the good event is kept";
+    ASSERT_EQ(batch.rejections.size(), 1u);
+    EXPECT_EQ(batch.rejections[0].index, 0u);
+    EXPECT_EQ(batch.rejections[0].error.field, field);
+    EXPECT_THAT(batch.rejections[0].error.reason, HasSubstr("between 0 and 9223372036854"));
+    EXPECT_THAT(batch.rejections[0].error.reason, HasSubstr("got " + text));
+  };
+  for (const std::string& text : bad_ms) {
+    check(RawBody({WithDurationPlaceholders(15, "HttpResponse"), FixtureEvent(0)},
+                  {{"@MS@", text}, {"@NS@", "null"}}),
+          "kind.HttpResponse.duration_ms", text);
+    check(RawBody({WithDurationPlaceholders(13, "DatabaseQuery"), FixtureEvent(0)},
+                  {{"@MS@", text}, {"@NS@", "null"}}),
+          "kind.DatabaseQuery.duration_ms", text);
+  }
+  for (const std::string& text : bad_ns) {
+    check(RawBody({WithDurationPlaceholders(15, "HttpResponse"), FixtureEvent(0)},
+                  {{"@MS@", "19"}, {"@NS@", text}}),
+          "metadata.duration_ns", text);
+  }
+  ExpectRejected(
+      StateChange([](Value& e) { Field(Field(e, "metadata"), "duration_ns") = Str("5"); }),
+      "metadata.duration_ns", "got a string");
+  Value response = FixtureEvent(15);
+  Field(Payload(response, "HttpResponse"), "duration_ms") = Json("[1.5]");
+  ExpectRejected(response, "kind.HttpResponse.duration_ms", "got an array");
+  // NaN anywhere else is still not JSON: the whole body is refused.
+  Value call = FixtureEvent(0);
+  Field(Payload(call, "FunctionCall"), "args") = Str("@ARGS@");
+  auto whole = ParseSdkBatch(RawBody({call}, {{"@ARGS@", "NaN"}}), model::ValidationLimits{});
+  EXPECT_EQ(whole.status().code(), absl::StatusCode::kInvalidArgument);
+  // And so is garbage in a duration slot.
+  whole = ParseSdkBatch(RawBody({WithDurationPlaceholders(15, "HttpResponse")},
+                                {{"@MS@", "1.2.3"}, {"@NS@", "null"}}),
+                        model::ValidationLimits{});
+  EXPECT_EQ(whole.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SdkJsonDuration, RawTextIsFoundWhateverTheKeySpelling) {
+  // Escaped key names, single quotes and trailing commas are accepted by the
+  // JSON parser; the duration text must be found under them too.
+  const std::string event = BodyOf({StateChange()});
+  for (const std::string& spelling : {std::string(R"("duration\u005fns":9007199254740993)"),
+                                      std::string(R"('duration_ns':9007199254740993)"),
+                                      std::string(R"(duration_ns:9007199254740993)")}) {
+    std::string body = event;
+    const std::string needle = "\"duration_ns\":2000";
+    ASSERT_NE(body.find(needle), std::string::npos) << body;
+    body.replace(body.find(needle), needle.size(), spelling);
+    SdkBatch batch = MustParse(body);
+    ASSERT_EQ(batch.valid_indices.size(), 1u) << spelling;
+    EXPECT_EQ(batch.events.Get(0).metadata().duration_ns(), 9007199254740993u) << spelling;
+  }
+  // Several events: each one's own text.
+  std::string body =
+      RawBody({WithDurationPlaceholders(15, "HttpResponse"), FixtureEvent(0),
+               WithDurationPlaceholders(13, "DatabaseQuery")},
+              {{"@MS@", "NaN"}, {"@NS@", "null"}, {"@MS@", "1.25"}, {"@NS@", "7.5"}});
+  SdkBatch batch = MustParse(body);
+  EXPECT_EQ(batch.valid_indices, (std::vector<uint32_t>{1, 2}));
+  ASSERT_EQ(batch.rejections.size(), 1u);
+  EXPECT_EQ(batch.rejections[0].index, 0u);
+  EXPECT_EQ(batch.rejections[0].error.field, "kind.HttpResponse.duration_ms");
+  EXPECT_EQ(batch.events.Get(2).metadata().duration_ns(), 8u);  // Its own, rounded.
+  EXPECT_EQ(batch.events.Get(2).database_query().duration_ms(), 1u);
+}
+
+TEST(SdkJsonDuration, FractionalEventsRoundTrip) {
+  SdkBatch first = MustParse(
+      RawBody({WithDurationPlaceholders(15, "HttpResponse")}, {{"@MS@", "1.5"}, {"@NS@", "null"}}));
+  ASSERT_EQ(first.valid_indices.size(), 1u);
+  std::vector<Event> events(first.events.begin(), first.events.end());
+  SdkBatch second = MustParse(EventsToSdkJson(events));
+  ASSERT_EQ(second.valid_indices.size(), 1u);
+  EXPECT_TRUE(
+      google::protobuf::util::MessageDifferencer::Equals(first.events.Get(0), second.events.Get(0)))
+      << second.events.Get(0).DebugString();
+  // A Value built in memory (no body text) converts from its doubles.
+  Value v = FixtureEvent(15);
+  Field(Payload(v, "HttpResponse"), "duration_ms") = Num(1.5);
+  Field(Field(v, "metadata"), "duration_ns") = Null();
+  Event out;
+  EXPECT_FALSE(SdkValueToEvent(v, &out).has_value());
+  EXPECT_EQ(out.metadata().duration_ns(), 1500000u);
 }
 
 // ------------------------------------------------------------- responses

@@ -7,7 +7,9 @@
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "gmock/gmock.h"
@@ -497,7 +499,7 @@ TEST_P(QueryServerTest, GrpcWebServesEveryRpcAndCors) {
   ASSERT_TRUE(pre);
   EXPECT_EQ(pre->status, 403);
   // Wrong content type.
-  res = http.Post("/raceway.v1.QueryService/ListTraces", "{}", "application/json");
+  res = http.Post("/raceway.v1.QueryService/ListTraces", "{}", "text/plain");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 415);
   // Metrics endpoint counts the calls.
@@ -506,6 +508,205 @@ TEST_P(QueryServerTest, GrpcWebServesEveryRpcAndCors) {
   ASSERT_TRUE(m);
   EXPECT_THAT(m->body, HasSubstr("raceway_query_rpc_seconds"));
   EXPECT_THAT(m->body, HasSubstr("method=\"AnalyzeTrace\""));
+}
+
+// ---------------------------------------------------------------- diagnostics
+
+constexpr char kPyComponent[] = "py-shop#vm-5315";
+
+// One Python SDK request context: every event carries the process-wide
+// component "<service>#<instance>" with the context's own counter (from 0)
+// and names the context's previous event as its parent.
+std::vector<v1::Event> PythonContext(const std::string& trace, const std::string& thread,
+                                     int64_t start_ms, int calls, int read_value, int write_value,
+                                     const std::string& location) {
+  std::vector<v1::Event> out;
+  const int total = calls + 2;
+  for (int i = 0; i < total; ++i) {
+    v1::Event e = At(trace, thread, start_ms + i, i < calls ? 2 : 0, "py-shop");
+    if (i >= calls) {  // Read, then Write, of balance.
+      auto* sc = e.mutable_state_change();
+      sc->set_variable("balance");
+      sc->set_access_type(i == calls ? v1::ACCESS_TYPE_READ : v1::ACCESS_TYPE_WRITE);
+      if (i == calls) {
+        sc->mutable_new_value()->set_number_value(read_value);
+      } else {
+        sc->mutable_old_value()->set_number_value(read_value);
+        sc->mutable_new_value()->set_number_value(write_value);
+      }
+      sc->set_location(absl::StrCat(location, ":", i));
+      e.mutable_metadata()->clear_duration_ns();
+    }
+    auto* entry = e.add_causality_vector();
+    entry->set_component(kPyComponent);
+    entry->set_clock(static_cast<uint64_t>(i + 1));
+    if (!out.empty()) e.set_parent_id(out.back().id());
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+// A trace with one input problem of each kind:
+//  - the Flask lost update of issue 12 (two contexts sharing one client
+//    clock component: 4 < 5 would order them; 3 races without it);
+//  - an orphan (parent_id names no event of the trace);
+//  - a TypeScript-style skewed parent on one thread (the child's timestamp
+//    is earlier than its parent's);
+//  - events without duration (the critical path counts them as 0).
+struct DiagnosticsTrace {
+  std::vector<v1::Event> events;
+  std::string orphan, skewed_child;
+};
+
+DiagnosticsTrace MakeDiagnosticsTrace(const std::string& trace) {
+  DiagnosticsTrace t;
+  t.events = PythonContext(trace, "python-5315-b4f01c38", 0, 2, 10, 9, "app.py");
+  for (auto& e : PythonContext(trace, "python-5315-ed6298ae", 1, 4, 10, 15, "shop.py")) {
+    t.events.push_back(std::move(e));
+  }
+  // A call without duration inside the heaviest chain (the second context's
+  // calls), so the critical path goes through it.
+  t.events[5].mutable_metadata()->clear_duration_ns();
+  v1::Event orphan = At(trace, "python-5315-c0ffee00", 3, 1, "py-shop");
+  orphan.set_parent_id(model::NewUuidV4());
+  t.orphan = orphan.id();
+  t.events.push_back(orphan);
+  v1::Event parent = At(trace, "node-77-1f2e3d4c", 20, 1, "web");
+  v1::Event child = At(trace, "node-77-1f2e3d4c", 19, 1, "web");
+  child.set_parent_id(parent.id());
+  t.skewed_child = child.id();
+  t.events.push_back(parent);
+  t.events.push_back(child);
+  return t;
+}
+
+// (kind, subject) -> diagnostic; every (kind, subject) at most once.
+std::map<std::pair<v1::DiagnosticKind, std::string>, v1::AnalysisDiagnostic> ByKind(
+    const google::protobuf::RepeatedPtrField<v1::AnalysisDiagnostic>& diagnostics) {
+  std::map<std::pair<v1::DiagnosticKind, std::string>, v1::AnalysisDiagnostic> out;
+  for (const auto& d : diagnostics) {
+    EXPECT_TRUE(out.emplace(std::pair{d.kind(), d.subject()}, d).second) << d.ShortDebugString();
+    EXPECT_FALSE(d.message().empty()) << d.ShortDebugString();
+    EXPECT_LE(d.event_ids_size(), 5);
+  }
+  return out;
+}
+
+TEST_P(QueryServerTest, DiagnosticsSayWhatTheAnalysisDid) {
+  Start();
+  const std::string trace = model::NewUuidV4();
+  const DiagnosticsTrace input = MakeDiagnosticsTrace(trace);
+  Ingest(input.events);
+  const auto ignored =
+      std::pair{v1::DIAGNOSTIC_KIND_IGNORED_CLIENT_CLOCK, std::string(kPyComponent)};
+  const auto reordered =
+      std::pair{v1::DIAGNOSTIC_KIND_REORDERED_EVENTS, std::string("node-77-1f2e3d4c")};
+  const auto orphans = std::pair{v1::DIAGNOSTIC_KIND_MISSING_PARENTS, std::string()};
+  const auto durations = std::pair{v1::DIAGNOSTIC_KIND_MISSING_DURATIONS, std::string()};
+
+  v1::AnalyzeTraceRequest request;
+  request.set_trace_id(trace);
+  v1::AnalyzeTraceResponse analyzed;
+  ASSERT_TRUE(Call(&v1::QueryService::Stub::AnalyzeTrace, request, &analyzed).ok());
+  EXPECT_EQ(analyzed.race_count(), 3u);  // The client clock is not used.
+  auto all = ByKind(analyzed.diagnostics());
+  ASSERT_EQ(all.size(), 4u) << analyzed.ShortDebugString();
+  ASSERT_TRUE(all.contains(ignored) && all.contains(reordered) && all.contains(orphans) &&
+              all.contains(durations));
+  EXPECT_EQ(all[ignored].count(), 10u);  // Every event of both contexts carries it.
+  for (const auto& id : all[ignored].event_ids()) {
+    EXPECT_TRUE(std::any_of(input.events.begin(), input.events.begin() + 10,
+                            [&](const v1::Event& e) { return e.id() == id; }))
+        << id;
+  }
+  EXPECT_EQ(all[reordered].count(), 1u);
+  EXPECT_THAT(all[reordered].event_ids(), ::testing::ElementsAre(input.skewed_child));
+  EXPECT_EQ(all[orphans].count(), 1u);
+  EXPECT_THAT(all[orphans].event_ids(), ::testing::ElementsAre(input.orphan));
+  // The path's steps without duration, as event ids.
+  std::set<std::string> no_duration;
+  for (const auto& step : analyzed.critical_path().steps()) {
+    if (step.duration_ns() == 0) no_duration.insert(step.event_id());
+  }
+  ASSERT_FALSE(no_duration.empty());
+  EXPECT_EQ(all[durations].count(), no_duration.size());
+  for (const auto& id : all[durations].event_ids()) EXPECT_TRUE(no_duration.contains(id)) << id;
+  // Once, at the top level.
+  EXPECT_EQ(analyzed.critical_path().diagnostics_size(), 0);
+
+  // GetRaces, first page: all but MISSING_DURATIONS; later pages: none.
+  v1::GetRacesRequest races_request;
+  races_request.set_trace_id(trace);
+  races_request.set_page_size(2);
+  v1::GetRacesResponse races;
+  ASSERT_TRUE(Call(&v1::QueryService::Stub::GetRaces, races_request, &races).ok());
+  EXPECT_EQ(races.total_count(), 3u);
+  auto on_races = ByKind(races.diagnostics());
+  EXPECT_EQ(on_races.size(), 3u);
+  EXPECT_FALSE(on_races.contains(durations));
+  EXPECT_EQ(on_races[ignored].SerializeAsString(), all[ignored].SerializeAsString());
+  EXPECT_EQ(on_races[orphans].SerializeAsString(), all[orphans].SerializeAsString());
+  ASSERT_FALSE(races.next_page_token().empty());
+  races_request.set_page_token(races.next_page_token());
+  v1::GetRacesResponse second;
+  ASSERT_TRUE(Call(&v1::QueryService::Stub::GetRaces, races_request, &second).ok());
+  EXPECT_EQ(second.races_size(), 1);
+  EXPECT_EQ(second.diagnostics_size(), 0);
+
+  // GetCriticalPath: all but IGNORED_CLIENT_CLOCK.
+  v1::GetCriticalPathRequest path_request;
+  path_request.set_trace_id(trace);
+  v1::CriticalPath path;
+  ASSERT_TRUE(Call(&v1::QueryService::Stub::GetCriticalPath, path_request, &path).ok());
+  auto on_path = ByKind(path.diagnostics());
+  EXPECT_EQ(on_path.size(), 3u);
+  EXPECT_FALSE(on_path.contains(ignored));
+  EXPECT_EQ(on_path[durations].SerializeAsString(), all[durations].SerializeAsString());
+  EXPECT_EQ(on_path[reordered].SerializeAsString(), all[reordered].SerializeAsString());
+}
+
+// analysis.client_clocks: "trust" lets the shared component order the two
+// contexts (the lost update disappears); "ignore" never uses client vectors.
+TEST_P(QueryServerTest, ClientClocksConfigChangesTheRaces) {
+  const std::string trace = model::NewUuidV4();
+  const DiagnosticsTrace input = MakeDiagnosticsTrace(trace);
+  for (const auto& [mode, races] :
+       {std::pair{"trust", 0u}, std::pair{"ignore", 3u}, std::pair{"auto", 3u}}) {
+    SCOPED_TRACE(mode);
+    query_.reset();
+    config_.analysis.client_clocks = mode;
+    auto query = QueryServer::Start(config_, reader_);
+    ASSERT_TRUE(query.ok()) << query.status();
+    query_ = std::move(*query);
+    stub_ = v1::QueryService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", query_->grpc_port()), grpc::InsecureChannelCredentials()));
+    if (!ingest_) {
+      auto ingest = ingest::IngestServer::Start(config_, writer_);
+      ASSERT_TRUE(ingest.ok()) << ingest.status();
+      ingest_ = std::move(*ingest);
+      ingest_stub_ = v1::IngestService::NewStub(grpc::CreateChannel(
+          absl::StrCat("127.0.0.1:", ingest_->grpc_port()), grpc::InsecureChannelCredentials()));
+      Ingest(input.events);
+    }
+    v1::AnalyzeTraceRequest request;
+    request.set_trace_id(trace);
+    v1::AnalyzeTraceResponse r;
+    ASSERT_TRUE(Call(&v1::QueryService::Stub::AnalyzeTrace, request, &r).ok());
+    EXPECT_EQ(r.race_count(), races);
+    // Only "auto" judges components; the other modes decide for all of them.
+    const bool reported = std::any_of(r.diagnostics().begin(), r.diagnostics().end(), [](auto& d) {
+      return d.kind() == v1::DIAGNOSTIC_KIND_IGNORED_CLIENT_CLOCK;
+    });
+    EXPECT_EQ(reported, std::string(mode) == "auto");
+  }
+}
+
+TEST_P(QueryServerTest, BadClientClocksConfigIsRefusedWithTheKey) {
+  config_.analysis.client_clocks = "sometimes";
+  auto query = QueryServer::Start(config_, reader_);
+  ASSERT_FALSE(query.ok());
+  EXPECT_EQ(query.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(query.status().message(), HasSubstr("analysis.client_clocks"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, QueryServerTest, ::testing::Values("sqlite", "postgres"),

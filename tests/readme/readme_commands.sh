@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the README's "Try it" section as a user would: `scripts/run`, then
 # `raceway demo`, `traces`, `races`, `critical-path`, `audit`, `anomalies`,
-# `services` against it, checking each answer; then SIGTERM (what Ctrl-C
+# `services`, `deps`, `hotspots`, `performance`, `edges`, `service`, `hb`
+# and `--help` against it, checking each answer; then SIGTERM (what Ctrl-C
 # does in a terminal; a background job of a script ignores SIGINT) must stop
 # the server with exit 0. scripts/test runs this after ctest.
 #
@@ -65,6 +66,19 @@ expect audit 'WRITE.*RACE' -- "$RACEWAY" audit "$TRACE" balance
 expect anomalies 'charge' -- "$RACEWAY" anomalies "$TRACE"
 expect services 'payments' -- "$RACEWAY" services
 expect races-json '"severity"' -- "$RACEWAY" races "$TRACE" --json
+expect deps 'api -> payments' -- "$RACEWAY" deps "$TRACE"
+expect deps-json '"edges"' -- "$RACEWAY" deps "$TRACE" --json
+expect hotspots '^balance +2 +1 +payments$' -- "$RACEWAY" hotspots
+expect performance '^11 trace\(s\)' -- "$RACEWAY" performance
+expect edges '^api -> payments ' -- "$RACEWAY" edges
+expect service '^called by +api ' -- "$RACEWAY" service payments
+# Two events of one thread, from the trace's table (TIME is two fields).
+EVENTS=$("$RACEWAY" trace "$TRACE" | awk '$3 == "pay-worker-1" { print $NF }')
+A=$(sed -n 1p <<<"$EVENTS")
+B=$(sed -n 2p <<<"$EVENTS")
+[[ -n "$A" && -n "$B" ]] || fail "no events of pay-worker-1 in: $("$RACEWAY" trace "$TRACE")"
+expect hb '^BEFORE ' -- "$RACEWAY" hb "$TRACE" "$A" "$B"
+expect serve-help '^usage: raceway serve' -- "$RACEWAY" serve --help
 
 # 3. It stops cleanly.
 kill -TERM "$SERVER_PID"

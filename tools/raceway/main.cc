@@ -16,10 +16,14 @@
 //   raceway export --from URL --out FILE.jsonl   (- = stdout)
 //   raceway import --to URL --in FILE.jsonl      (- = stdin) [--batch N]
 //
+// The service and query commands are in service_commands.h. `raceway
+// --help` prints every command's usage; `raceway help COMMAND`, `COMMAND
+// --help` and `COMMAND -h` print one command's usage and exit 0.
 // Exit status: 0 success, 1 failure, 2 usage error.
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -46,16 +50,39 @@ using raceway::storage::Storage;
 using raceway::storage::StorageOptions;
 namespace tools = raceway::storage::tools;
 
-constexpr char kUsage[] =
-    "usage:\n"
-    "  raceway migrate --from URL --to URL [--batch N] [--checkpoint FILE | --no-checkpoint]\n"
-    "                  [--no-verify] [--quiet]\n"
-    "  raceway migrate up --to URL | --config FILE\n"
-    "  raceway migrate status --to URL | --config FILE\n"
-    "  raceway export --from URL --out FILE.jsonl   (- = stdout)\n"
-    "  raceway import --to URL --in FILE.jsonl      (- = stdin) [--batch N]\n"
+// The storage commands' usage, by command (`raceway help migrate`).
+const std::map<std::string, std::string>& DataUsage() {
+  static const auto* usage = new std::map<std::string, std::string>{
+      {"migrate",
+       "  raceway migrate --from URL --to URL [--batch N] [--checkpoint FILE | --no-checkpoint]\n"
+       "                  [--no-verify] [--quiet]       copy every event between storages "
+       "(resumable)\n"
+       "  raceway migrate up --to URL | --config FILE   apply pending schema migrations\n"
+       "  raceway migrate status --to URL | --config FILE\n"
+       "                                                is the schema up to date?\n"},
+      {"export",
+       "  raceway export --from URL --out FILE.jsonl    events as JSON Lines (- = stdout)\n"},
+      {"import",
+       "  raceway import --to URL --in FILE.jsonl [--batch N]\n"
+       "                                                JSON Lines into a storage (- = stdin)\n"},
+  };
+  return *usage;
+}
+
+constexpr char kUrls[] =
     "URLs: memory://  sqlite:///abs/path.db  sqlite://rel/path.db  postgres://...\n"
     "      supabase://... (postgres behind a transaction pooler)  mysql://user:pass@host:port/db\n";
+
+std::string DataCommandUsage(const std::string& command) {
+  return absl::StrCat("usage:\n", DataUsage().at(command), kUrls);
+}
+
+std::string FullUsage() {
+  std::string out = "usage:\n";
+  for (const char* c : {"migrate", "export", "import"}) out += DataUsage().at(c);
+  out += kUrls;
+  return out + raceway::cli::ServiceCommandsUsage();
+}
 
 struct Args {
   std::vector<std::string> positional;
@@ -65,7 +92,7 @@ struct Args {
 
 // Flags that take no value.
 bool IsFlag(const std::string& name) {
-  return name == "no-checkpoint" || name == "no-verify" || name == "quiet" || name == "help";
+  return name == "no-checkpoint" || name == "no-verify" || name == "quiet";
 }
 
 absl::StatusOr<Args> Parse(int argc, char** argv) {
@@ -358,37 +385,52 @@ int ImportCommand(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc >= 2) {
-    const int rc =
-        raceway::cli::RunServiceCommand(argv[1], std::vector<std::string>(argv + 2, argv + argc));
-    if (rc >= 0) return rc;
+  if (argc < 2) {
+    std::fputs(FullUsage().c_str(), stderr);
+    return 2;
+  }
+  std::string command = argv[1];
+  std::vector<std::string> rest(argv + 2, argv + argc);
+  if (command == "--help" || command == "-h" || (command == "help" && rest.empty())) {
+    std::fputs(FullUsage().c_str(), stdout);
+    return 0;
+  }
+  if (command == "help") {  // raceway help COMMAND = raceway COMMAND --help
+    command = rest[0];
+    rest = {"--help"};
+  }
+  const int service_rc = raceway::cli::RunServiceCommand(command, rest);
+  if (service_rc >= 0) return service_rc;
+  if (!DataUsage().contains(command)) {
+    std::fprintf(stderr, "raceway: unknown command \"%s\"\n%s", command.c_str(),
+                 FullUsage().c_str());
+    return 2;
+  }
+  if (std::any_of(rest.begin(), rest.end(),
+                  [](const std::string& a) { return a == "--help" || a == "-h"; })) {
+    std::fputs(DataCommandUsage(command).c_str(), stdout);
+    return 0;
   }
   auto args = Parse(argc, argv);
   if (!args.ok()) {
-    std::fprintf(stderr, "raceway: %s\n%s", std::string(args.status().message()).c_str(), kUsage);
+    std::fprintf(stderr, "raceway %s: %s\n%s", command.c_str(),
+                 std::string(args.status().message()).c_str(), DataCommandUsage(command).c_str());
     return 2;
   }
   const Args& a = *args;
-  if (a.positional.empty() || a.flags.contains("help") || a.positional[0] == "help") {
-    std::FILE* out = a.positional.empty() && !a.flags.contains("help") ? stderr : stdout;
-    std::fputs(kUsage, out);
-    std::fputs(raceway::cli::ServiceCommandsUsage(), out);
-    return a.positional.empty() && !a.flags.contains("help") ? 2 : 0;
-  }
-  const std::string& cmd = a.positional[0];
   int rc = 2;
-  if (cmd == "migrate" && a.positional.size() >= 2 &&
+  if (command == "migrate" && a.positional.size() >= 2 &&
       (a.positional[1] == "up" || a.positional[1] == "status")) {
     rc = SchemaCommand(a.positional[1], a);
-  } else if (cmd == "migrate" && a.positional.size() == 1) {
+  } else if (command == "migrate" && a.positional.size() == 1) {
     rc = CopyCommand(a);
-  } else if (cmd == "export" && a.positional.size() == 1) {
+  } else if (command == "export" && a.positional.size() == 1) {
     rc = ExportCommand(a);
-  } else if (cmd == "import" && a.positional.size() == 1) {
+  } else if (command == "import" && a.positional.size() == 1) {
     rc = ImportCommand(a);
   } else {
-    std::fprintf(stderr, "raceway: unknown command\n%s", kUsage);
+    std::fprintf(stderr, "raceway %s: unexpected arguments\n", command.c_str());
   }
-  if (rc == 2) std::fputs(kUsage, stderr);
+  if (rc == 2) std::fputs(DataCommandUsage(command).c_str(), stderr);
   return rc;
 }

@@ -6,13 +6,15 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <iomanip>
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <string_view>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "libs/model/operation_key.h"
@@ -35,28 +37,75 @@ enum Exit { kOk = 0, kFailure = 1, kUsage = 2, kNotFound = 3, kInvalid = 4, kUnr
 
 struct Options {
   std::vector<std::string> positional;
-  std::map<std::string, std::string> values;
+  std::map<std::string, std::string> values;  // --name value | --name=value
+  std::vector<std::string> config_flags;      // --section.key=value
   bool json = false;
 };
 
-Options ParseOptions(const std::vector<std::string>& args) {
+// One subcommand: its usage, the options it accepts and how to run it.
+struct Command {
+  const char* name;
+  const char* args;     // Usage after the name.
+  const char* summary;  // One line.
+  size_t min_positional;
+  size_t max_positional;
+  std::vector<std::string> options;  // Options that take a value.
+  bool query;                        // A query command: also --server, --key and --json.
+  bool config;                       // Also --config FILE and --section.key=value.
+  int (*run)(const Options&);
+};
+
+std::string Usage(const Command& c) {
+  return absl::StrCat("usage: raceway ", c.name, *c.args ? " " : "", c.args,
+                      c.query ? " [--server HOST:PORT] [--key KEY] [--json]" : "", "\n  ",
+                      c.summary, "\n");
+}
+
+bool IsHelp(const std::string& arg) { return arg == "--help" || arg == "-h"; }
+
+absl::StatusOr<Options> ParseOptions(const Command& c, const std::vector<std::string>& args) {
   Options o;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--json") {
-      o.json = true;
-    } else if (a.rfind("--", 0) == 0) {
-      const size_t eq = a.find('=');
-      if (eq != std::string::npos) {
-        o.values[a.substr(2, eq - 2)] = a.substr(eq + 1);
-      } else if (i + 1 < args.size()) {
-        o.values[a.substr(2)] = args[++i];
-      } else {
-        o.values[a.substr(2)] = "";
-      }
-    } else {
+    if (a.size() < 2 || a[0] != '-') {  // "-" alone is a value (audit's "all traces").
       o.positional.push_back(a);
+      continue;
     }
+    if (a.rfind("--", 0) != 0)
+      return absl::InvalidArgumentError(absl::StrCat("unknown option ", a));
+    std::string name = a.substr(2), value;
+    const size_t eq = name.find('=');
+    const bool inline_value = eq != std::string::npos;
+    if (inline_value) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    if (c.query && name == "json" && !inline_value) {
+      o.json = true;
+      continue;
+    }
+    const bool config_key = c.config && name.find('.') != std::string::npos;
+    const bool known =
+        config_key || std::find(c.options.begin(), c.options.end(), name) != c.options.end() ||
+        (c.query && (name == "server" || name == "key")) || (c.config && name == "config");
+    if (!known) return absl::InvalidArgumentError(absl::StrCat("unknown option --", name));
+    if (!inline_value) {
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+      }
+      value = args[++i];
+    }
+    if (config_key) {
+      o.config_flags.push_back(absl::StrCat("--", name, "=", value));
+    } else {
+      o.values[name] = value;
+    }
+  }
+  if (o.positional.size() < c.min_positional || o.positional.size() > c.max_positional) {
+    return absl::InvalidArgumentError(
+        o.positional.size() < c.min_positional
+            ? "missing argument"
+            : absl::StrCat("unexpected argument \"", o.positional[c.max_positional], "\""));
   }
   return o;
 }
@@ -138,14 +187,63 @@ class QueryClient {
   std::unique_ptr<v1::QueryService::Stub> stub_;
 };
 
-int PrintJson(const google::protobuf::Message& m) {
+std::string JsonOf(const google::protobuf::Message& m) {
   std::string out;
   google::protobuf::util::JsonPrintOptions opts;
   opts.add_whitespace = true;
   opts.preserve_proto_field_names = true;
-  if (!google::protobuf::util::MessageToJsonString(m, &out, opts).ok()) return kFailure;
+  if (!google::protobuf::util::MessageToJsonString(m, &out, opts).ok()) return "";
+  return out;
+}
+
+int PrintJson(const google::protobuf::Message& m) {
+  const std::string out = JsonOf(m);
+  if (out.empty()) return kFailure;
   std::cout << out;
   return kOk;
+}
+
+// Enum value names without their prefix: RACE_SEVERITY_CRITICAL -> CRITICAL.
+std::string EnumLabel(const std::string& name, std::string_view prefix) {
+  return name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name;
+}
+
+std::string LinkLabel(v1::EdgeLinkType t) {
+  // UNSPECIFIED is a parent edge between services (no span link).
+  return t == v1::EDGE_LINK_TYPE_UNSPECIFIED
+             ? "PARENT"
+             : EnumLabel(v1::EdgeLinkType_Name(t), "EDGE_LINK_TYPE_");
+}
+
+std::string CallLabel(const std::string& from, const std::string& to) {
+  return absl::StrCat(from, " -> ", to);
+}
+
+std::string MsValue(double ms) { return absl::StrFormat("%.3f ms", ms); }
+
+std::string Joined(const google::protobuf::RepeatedPtrField<std::string>& items) {
+  return absl::StrJoin(items, ",");
+}
+
+// What the analysis did with input it could not take at face value, one
+// line each under a table.
+void PrintNotes(const google::protobuf::RepeatedPtrField<v1::AnalysisDiagnostic>& diagnostics) {
+  for (const auto& d : diagnostics) std::cout << "note: " << d.message() << "\n";
+}
+
+void PrintRaceGroups(const google::protobuf::RepeatedPtrField<v1::RaceGroup>& groups) {
+  Table t({"SEVERITY", "VARIABLE", "LOCATION A", "LOCATION B", "COUNT", "THREADS"});
+  for (const auto& g : groups) {
+    t.Add({g.severity() == v1::RACE_SEVERITY_CRITICAL ? "CRITICAL" : "WARNING", g.variable(),
+           g.location_a(), g.location_b(), absl::StrCat(g.count()), Joined(g.thread_ids())});
+  }
+  t.Print(std::cout);
+}
+
+void PrintPathTotal(const v1::CriticalPath& cp) {
+  std::cout << "critical path " << Ms(cp.total_duration_ns()) << " of "
+            << Ms(cp.trace_total_duration_ns()) << " (" << absl::StrFormat("%.2f", cp.percentage())
+            << " %)\n";
 }
 
 int Traces(const Options& o) {
@@ -164,10 +262,8 @@ int Traces(const Options& o) {
   if (o.json) return PrintJson(resp);
   Table t({"TRACE", "EVENTS", "FIRST", "LAST", "SERVICES"});
   for (const auto& tr : resp.traces()) {
-    std::string services;
-    for (const auto& s : tr.services()) services += (services.empty() ? "" : ",") + s;
     t.Add({tr.trace_id(), absl::StrCat(tr.event_count()), Time(tr.first_timestamp()),
-           Time(tr.last_timestamp()), services});
+           Time(tr.last_timestamp()), Joined(tr.services())});
   }
   t.Print(std::cout);
   std::cout << resp.total_count() << " trace(s)\n";
@@ -175,7 +271,6 @@ int Traces(const Options& o) {
 }
 
 int Trace(const Options& o) {
-  if (o.positional.size() != 1) return kUsage;
   QueryClient c(o);
   v1::GetTraceRequest req;
   req.set_trace_id(o.positional[0]);
@@ -192,28 +287,40 @@ int Trace(const Options& o) {
   return kOk;
 }
 
+int Analyze(const Options& o) {
+  QueryClient c(o);
+  v1::AnalyzeTraceRequest req;
+  req.set_trace_id(o.positional[0]);
+  v1::AnalyzeTraceResponse resp;
+  if (auto s = c.Call(&v1::QueryService::Stub::AnalyzeTrace, req, &resp); !s.ok()) {
+    return ExitFor(s);
+  }
+  if (o.json) return PrintJson(resp);
+  std::cout << "trace " << resp.summary().trace_id() << ": " << resp.summary().event_count()
+            << " events, services " << Joined(resp.summary().services()) << "\n";
+  PrintRaceGroups(resp.race_groups());
+  std::cout << resp.race_count() << " racing pair(s)\n";
+  PrintPathTotal(resp.critical_path());
+  std::cout << resp.anomalies_size() << " anomal" << (resp.anomalies_size() == 1 ? "y" : "ies")
+            << ", " << resp.dependencies().edges_size() << " service edge(s)\n";
+  PrintNotes(resp.diagnostics());
+  return kOk;
+}
+
 int Races(const Options& o) {
-  if (o.positional.size() != 1) return kUsage;
   QueryClient c(o);
   v1::GetRacesRequest req;
   req.set_trace_id(o.positional[0]);
   v1::GetRacesResponse resp;
   if (auto s = c.Call(&v1::QueryService::Stub::GetRaces, req, &resp); !s.ok()) return ExitFor(s);
   if (o.json) return PrintJson(resp);
-  Table t({"SEVERITY", "VARIABLE", "LOCATION A", "LOCATION B", "COUNT", "THREADS"});
-  for (const auto& g : resp.groups()) {
-    std::string threads;
-    for (const auto& th : g.thread_ids()) threads += (threads.empty() ? "" : ",") + th;
-    t.Add({g.severity() == v1::RACE_SEVERITY_CRITICAL ? "CRITICAL" : "WARNING", g.variable(),
-           g.location_a(), g.location_b(), absl::StrCat(g.count()), threads});
-  }
-  t.Print(std::cout);
+  PrintRaceGroups(resp.groups());
   std::cout << resp.total_count() << " racing pair(s)\n";
+  PrintNotes(resp.diagnostics());
   return kOk;
 }
 
 int CriticalPath(const Options& o) {
-  if (o.positional.size() != 1) return kUsage;
   QueryClient c(o);
   v1::GetCriticalPathRequest req;
   req.set_trace_id(o.positional[0]);
@@ -229,14 +336,12 @@ int CriticalPath(const Options& o) {
            s.location()});
   }
   t.Print(std::cout);
-  std::cout << "critical path " << Ms(resp.total_duration_ns()) << " of "
-            << Ms(resp.trace_total_duration_ns()) << " (" << std::fixed << std::setprecision(2)
-            << resp.percentage() << " %)\n";
+  PrintPathTotal(resp);
+  PrintNotes(resp.diagnostics());
   return kOk;
 }
 
 int Audit(const Options& o) {
-  if (o.positional.size() != 2) return kUsage;
   QueryClient c(o);
   v1::GetAuditTrailRequest req;
   if (o.positional[0] != "-") req.set_trace_id(o.positional[0]);
@@ -252,15 +357,15 @@ int Audit(const Options& o) {
     (void)google::protobuf::util::MessageToJsonString(a.old_value(), &old_v);
     (void)google::protobuf::util::MessageToJsonString(a.new_value(), &new_v);
     t.Add({Time(a.timestamp()), a.thread_id(),
-           std::string(v1::AccessType_Name(a.access_type()).substr(12)), old_v, new_v, a.location(),
-           a.has_causal_link_to_previous() ? "yes" : "no", a.is_race() ? "RACE" : ""});
+           EnumLabel(v1::AccessType_Name(a.access_type()), "ACCESS_TYPE_"), old_v, new_v,
+           a.location(), a.has_causal_link_to_previous() ? "yes" : "no",
+           a.is_race() ? "RACE" : ""});
   }
   t.Print(std::cout);
   return kOk;
 }
 
 int Anomalies(const Options& o) {
-  if (o.positional.size() != 1) return kUsage;
   QueryClient c(o);
   v1::GetAnomaliesRequest req;
   req.set_trace_id(o.positional[0]);
@@ -271,10 +376,91 @@ int Anomalies(const Options& o) {
   if (o.json) return PrintJson(resp);
   Table t({"SEVERITY", "OPERATION", "DURATION", "EXPECTED", "SIGMA", "DIRECTION"});
   for (const auto& a : resp.anomalies()) {
-    t.Add({std::string(v1::AnomalySeverity_Name(a.severity()).substr(17)), a.operation(),
+    t.Add({EnumLabel(v1::AnomalySeverity_Name(a.severity()), "ANOMALY_SEVERITY_"), a.operation(),
            Ms(a.duration_ns()), Ms(static_cast<uint64_t>(a.expected_mean_ns())),
            absl::StrCat(a.sigma()), a.slower() ? "slower" : "faster"});
   }
+  t.Print(std::cout);
+  return kOk;
+}
+
+int Deps(const Options& o) {
+  QueryClient c(o);
+  v1::GetDependenciesRequest req;
+  req.set_trace_id(o.positional[0]);
+  v1::TraceDependencies resp;
+  if (auto s = c.Call(&v1::QueryService::Stub::GetDependencies, req, &resp); !s.ok()) {
+    return ExitFor(s);
+  }
+  if (o.json) return PrintJson(resp);
+  Table services({"SERVICE", "EVENTS"});
+  for (const auto& s : resp.services()) services.Add({s.name(), absl::StrCat(s.event_count())});
+  services.Print(std::cout);
+  std::cout << "\n";
+  Table edges({"CALL", "CALLS", "LINK"});
+  for (const auto& e : resp.edges()) {
+    edges.Add(
+        {CallLabel(e.from(), e.to()), absl::StrCat(e.call_count()), LinkLabel(e.link_type())});
+  }
+  edges.Print(std::cout);
+  return kOk;
+}
+
+std::string ClockText(const v1::VectorClock& clock) {
+  return absl::StrJoin(clock.entries(), " ", [](std::string* out, const v1::CausalityEntry& e) {
+    absl::StrAppend(out, e.component(), "=", e.clock());
+  });
+}
+
+// HappensBefore of two events; TRACE (the reference CLI's shape) must hold
+// both. Events of different traces are never both in TRACE; events of one
+// trace are when TRACE holds either of them, found by paging TRACE's events.
+int HappensBefore(const Options& o) {
+  const std::string& trace = o.positional[0];
+  QueryClient c(o);
+  v1::HappensBeforeRequest req;
+  req.set_event_a(o.positional[1]);
+  req.set_event_b(o.positional[2]);
+  v1::HappensBeforeResponse resp;
+  if (auto s = c.Call(&v1::QueryService::Stub::HappensBefore, req, &resp); !s.ok()) {
+    return ExitFor(s);
+  }
+  const auto not_in_trace = [&](const std::string& why) {
+    std::cerr << "raceway hb: " << req.event_a() << " and " << req.event_b()
+              << " are not both in trace " << trace << " (" << why << ")\n";
+    return kNotFound;
+  };
+  if (resp.relation() == v1::HAPPENS_BEFORE_RELATION_NOT_COMPARABLE) {
+    return not_in_trace("they belong to different traces");
+  }
+  v1::GetTraceRequest page_req;
+  page_req.set_trace_id(trace);
+  page_req.set_page_size(10000);
+  bool found = false;
+  do {
+    v1::GetTraceResponse page;
+    if (auto s = c.Call(&v1::QueryService::Stub::GetTrace, page_req, &page); !s.ok()) {
+      return ExitFor(s);
+    }
+    found = std::any_of(page.events().begin(), page.events().end(), [&](const v1::Event& e) {
+      return e.id() == req.event_a() || e.id() == req.event_b();
+    });
+    page_req.set_page_token(page.next_page_token());
+  } while (!found && !page_req.page_token().empty());
+  if (!found) return not_in_trace("they belong to another trace");
+  if (o.json) return PrintJson(resp);
+  static const std::map<v1::HappensBeforeRelation, const char*> kMeaning = {
+      {v1::HAPPENS_BEFORE_RELATION_BEFORE, "A happens before B"},
+      {v1::HAPPENS_BEFORE_RELATION_AFTER, "B happens before A"},
+      {v1::HAPPENS_BEFORE_RELATION_CONCURRENT, "neither happens before the other"},
+      {v1::HAPPENS_BEFORE_RELATION_SAME, "one event"}};
+  const auto meaning = kMeaning.find(resp.relation());
+  std::cout << EnumLabel(v1::HappensBeforeRelation_Name(resp.relation()),
+                         "HAPPENS_BEFORE_RELATION_")
+            << " (" << (meaning == kMeaning.end() ? "unknown" : meaning->second) << ")\n";
+  Table t({"", "EVENT", "VECTOR CLOCK"});
+  t.Add({"A", resp.clock_a().event_id(), ClockText(resp.clock_a())});
+  t.Add({"B", resp.clock_b().event_id(), ClockText(resp.clock_b())});
   t.Print(std::cout);
   return kOk;
 }
@@ -296,13 +482,68 @@ int Services(const Options& o) {
   return kOk;
 }
 
+// GetServiceDependencies for one service, then its recent traces.
+int Service(const Options& o) {
+  QueryClient c(o);
+  uint32_t limit = 10;
+  if (auto it = o.values.find("limit");
+      it != o.values.end() && !absl::SimpleAtoi(it->second, &limit)) {
+    std::cerr << "raceway: --limit must be a number\n";
+    return kUsage;
+  }
+  v1::GetServiceDependenciesRequest deps_req;
+  deps_req.set_service(o.positional[0]);
+  v1::GetServiceDependenciesResponse deps;
+  if (auto s = c.Call(&v1::QueryService::Stub::GetServiceDependencies, deps_req, &deps); !s.ok()) {
+    return ExitFor(s);
+  }
+  v1::ListTracesRequest traces_req;
+  traces_req.set_service(o.positional[0]);
+  traces_req.set_page_size(limit);
+  v1::ListTracesResponse traces;
+  if (auto s = c.Call(&v1::QueryService::Stub::ListTraces, traces_req, &traces); !s.ok()) {
+    return ExitFor(s);
+  }
+  if (o.json) {
+    const std::string d = JsonOf(deps), t = JsonOf(traces);
+    if (d.empty() || t.empty()) return kFailure;
+    std::cout << "{\"dependencies\": " << d << ", \"recent_traces\": " << t << "}\n";
+    return kOk;
+  }
+  Table calls({"DIRECTION", "SERVICE", "CALLS", "TRACES"});
+  for (const auto& info : deps.services()) {
+    for (const auto& to : info.calls_to()) {
+      calls.Add(
+          {"calls", to.service(), absl::StrCat(to.call_count()), absl::StrCat(to.trace_count())});
+    }
+    for (const auto& by : info.called_by()) {
+      calls.Add({"called by", by.service(), absl::StrCat(by.call_count()),
+                 absl::StrCat(by.trace_count())});
+    }
+  }
+  std::cout << "service " << o.positional[0] << "\n";
+  calls.Print(std::cout);
+  std::cout << "\n";
+  Table recent({"RECENT TRACE", "EVENTS", "LAST", "SERVICES"});
+  for (const auto& tr : traces.traces()) {
+    recent.Add({tr.trace_id(), absl::StrCat(tr.event_count()), Time(tr.last_timestamp()),
+                Joined(tr.services())});
+  }
+  recent.Print(std::cout);
+  std::cout << traces.total_count() << " trace(s)\n";
+  return kOk;
+}
+
 int GlobalRaces(const Options& o) {
   QueryClient c(o);
   v1::FindGlobalRacesRequest req;
   if (auto it = o.values.find("variable"); it != o.values.end()) req.set_variable(it->second);
   if (auto it = o.values.find("window-ms"); it != o.values.end()) {
     uint64_t w;
-    if (!absl::SimpleAtoi(it->second, &w)) return kUsage;
+    if (!absl::SimpleAtoi(it->second, &w)) {
+      std::cerr << "raceway: --window-ms must be a number\n";
+      return kUsage;
+    }
     req.set_window_ms(w);
   }
   v1::FindGlobalRacesResponse resp;
@@ -331,7 +572,7 @@ int Health(const Options& o) {
   if (o.json) return PrintJson(resp);
   Table t({"SERVICE", "STATUS", "IDLE", "TRACES", "EVENTS"});
   for (const auto& s : resp.services()) {
-    t.Add({s.service(), std::string(v1::HealthStatus_Name(s.status()).substr(14)),
+    t.Add({s.service(), EnumLabel(v1::HealthStatus_Name(s.status()), "HEALTH_STATUS_"),
            absl::StrCat(s.seconds_since_last_activity(), " s"), absl::StrCat(s.trace_count()),
            absl::StrCat(s.event_count())});
   }
@@ -339,29 +580,106 @@ int Health(const Options& o) {
   return kOk;
 }
 
-// ---------------------------------------------------------------- serve
-
-absl::StatusOr<service::Config> ConfigFrom(const std::vector<std::string>& args,
-                                           std::vector<std::string>* rest) {
-  std::string path;
-  std::vector<std::string> flags;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--config" && i + 1 < args.size()) {
-      path = args[++i];
-    } else if (args[i].rfind("--config=", 0) == 0) {
-      path = args[i].substr(9);
-    } else if (args[i].rfind("--", 0) == 0 && args[i].find('.') != std::string::npos) {
-      flags.push_back(args[i]);
-    } else if (rest) {
-      rest->push_back(args[i]);
-    }
+int Hotspots(const Options& o) {
+  QueryClient c(o);
+  v1::GetHotspotsRequest req;
+  uint32_t limit = 0;
+  if (auto it = o.values.find("limit");
+      it != o.values.end() && !absl::SimpleAtoi(it->second, &limit)) {
+    std::cerr << "raceway: --limit must be a number\n";
+    return kUsage;
   }
-  return service::LoadConfig(path, service::RacewayEnvironment(), flags);
+  req.set_limit(limit);
+  v1::GetHotspotsResponse resp;
+  if (auto s = c.Call(&v1::QueryService::Stub::GetHotspots, req, &resp); !s.ok()) {
+    return ExitFor(s);
+  }
+  if (o.json) return PrintJson(resp);
+  Table vars({"VARIABLE", "ACCESSES", "TRACES", "SERVICES"});
+  for (const auto& v : resp.variables()) {
+    vars.Add({v.variable(), absl::StrCat(v.access_count()), absl::StrCat(v.trace_count()),
+              Joined(v.services())});
+  }
+  vars.Print(std::cout);
+  std::cout << "\n";
+  Table calls({"CALL", "CALLS"});
+  for (const auto& s : resp.service_calls()) {
+    calls.Add({CallLabel(s.from(), s.to()), absl::StrCat(s.call_count())});
+  }
+  calls.Print(std::cout);
+  return kOk;
 }
 
-int Serve(const std::vector<std::string>& args) {
+int Performance(const Options& o) {
+  QueryClient c(o);
+  v1::GetPerformanceMetricsRequest req;
+  uint32_t slowest = 0;
+  if (auto it = o.values.find("slowest");
+      it != o.values.end() && !absl::SimpleAtoi(it->second, &slowest)) {
+    std::cerr << "raceway: --slowest must be a number\n";
+    return kUsage;
+  }
+  req.set_slowest_limit(slowest);
+  v1::GetPerformanceMetricsResponse resp;
+  if (auto s = c.Call(&v1::QueryService::Stub::GetPerformanceMetrics, req, &resp); !s.ok()) {
+    return ExitFor(s);
+  }
+  if (o.json) return PrintJson(resp);
+  const auto& lat = resp.trace_latency();
+  std::cout << resp.trace_count() << " trace(s), " << resp.event_count() << " event(s), "
+            << absl::StrFormat("%.1f", resp.events_per_second()) << " events/s\n"
+            << "trace latency: avg " << MsValue(lat.avg_ms()) << ", p50 " << MsValue(lat.p50_ms())
+            << ", p95 " << MsValue(lat.p95_ms()) << ", p99 " << MsValue(lat.p99_ms()) << "\n\n";
+  Table slow({"SLOWEST TRACE", "DURATION", "SERVICES"});
+  for (const auto& s : resp.slowest_traces()) {
+    slow.Add({s.trace_id(), MsValue(s.duration_ms()), Joined(s.services())});
+  }
+  slow.Print(std::cout);
+  for (const auto& [title, rows] :
+       {std::pair{"EVENT KIND", &resp.by_event_type()}, std::pair{"SERVICE", &resp.by_service()}}) {
+    std::cout << "\n";
+    Table t({title, "AVG DURATION", "EVENTS"});
+    for (const auto& d : *rows) {
+      t.Add({d.name(), MsValue(d.avg_duration_ms()), absl::StrCat(d.count())});
+    }
+    t.Print(std::cout);
+  }
+  return kOk;
+}
+
+int Edges(const Options& o) {
+  QueryClient c(o);
+  v1::ListDistributedEdgesResponse resp;
+  if (auto s = c.Call(&v1::QueryService::Stub::ListDistributedEdges,
+                      v1::ListDistributedEdgesRequest{}, &resp);
+      !s.ok()) {
+    return ExitFor(s);
+  }
+  if (o.json) return PrintJson(resp);
+  Table t({"CALL", "LINK", "CALLS", "TRACES"});
+  for (const auto& e : resp.edges()) {
+    t.Add({CallLabel(e.from_service(), e.to_service()), LinkLabel(e.link_type()),
+           absl::StrCat(e.call_count()), absl::StrCat(e.trace_count())});
+  }
+  t.Print(std::cout);
+  // The map is unordered on the wire; print it sorted.
+  const std::map<std::string, uint64_t> by_type(resp.count_by_link_type().begin(),
+                                                resp.count_by_link_type().end());
+  for (const auto& [type, calls] : by_type) std::cout << type << ": " << calls << " call(s)\n";
+  return kOk;
+}
+
+// ---------------------------------------------------------------- serve
+
+absl::StatusOr<service::Config> ConfigFrom(const Options& o) {
+  const auto it = o.values.find("config");
+  return service::LoadConfig(it == o.values.end() ? "" : it->second, service::RacewayEnvironment(),
+                             o.config_flags);
+}
+
+int Serve(const Options& o) {
   service::BlockTerminationSignals();
-  auto config = ConfigFrom(args, nullptr);
+  auto config = ConfigFrom(o);
   if (!config.ok()) {
     std::cerr << "raceway serve: " << config.status().message() << "\n";
     return kUsage;
@@ -373,6 +691,7 @@ int Serve(const std::vector<std::string>& args) {
     return kUsage;
   }
   service::SetLogLevel(config->log_level);
+  service::LogConfigWarnings(*config);
   auto storage = storage::OpenStorage(config->storage);
   if (!storage.ok()) {
     std::cerr << "raceway serve: " << storage.status().message() << "\n";
@@ -492,8 +811,7 @@ DemoTrace Checkout(int64_t start_ns, int64_t charge_ms, bool racy) {
   return t;
 }
 
-int Demo(const std::vector<std::string>& args) {
-  Options o = ParseOptions(args);
+int Demo(const Options& o) {
   const std::string addr = Value(o, "ingest", "RACEWAY_INGEST_ADDR", "127.0.0.1:50051");
   const std::string key = Value(o, "key", "RACEWAY_API_KEY", "");
   auto stub =
@@ -524,20 +842,19 @@ int Demo(const std::vector<std::string>& args) {
             << "  raceway critical-path " << demo.id() << "\n"
             << "  raceway audit " << demo.id() << " balance\n"
             << "  raceway anomalies " << demo.id() << "\n"
+            << "  raceway deps " << demo.id() << "\n"
             << "  raceway services\n";
   return kOk;
 }
 
 // ---------------------------------------------------------------- retention
 
-int Retention(const std::vector<std::string>& args) {
-  std::vector<std::string> rest;
-  auto config = ConfigFrom(args, &rest);
+int Retention(const Options& o) {
+  auto config = ConfigFrom(o);
   if (!config.ok()) {
     std::cerr << "raceway retention: " << config.status().message() << "\n";
     return kUsage;
   }
-  Options o = ParseOptions(rest);
   uint64_t hours = config->retention_hours;
   if (auto it = o.values.find("hours");
       it != o.values.end() && !absl::SimpleAtoi(it->second, &hours)) {
@@ -564,36 +881,191 @@ int Retention(const std::vector<std::string>& args) {
   return kOk;
 }
 
+// ---------------------------------------------------------------- dispatch
+
+const std::vector<Command>& Commands() {
+  static const auto* commands = new std::vector<Command>{
+      {"serve",
+       "[--config FILE] [--section.key=value ...]",
+       "ingest + query in one process (SQLite or memory)",
+       0,
+       0,
+       {},
+       false,
+       true,
+       Serve},
+      {"demo",
+       "[--ingest HOST:PORT] [--key KEY]",
+       "send a demo trace: 2 services, a race, a slow call",
+       0,
+       0,
+       {"ingest", "key"},
+       false,
+       false,
+       Demo},
+      {"traces",
+       "[--limit N] [--service S]",
+       "recent traces, newest first",
+       0,
+       0,
+       {"limit", "service"},
+       true,
+       false,
+       Traces},
+      {"trace", "TRACE", "the events of a trace", 1, 1, {}, true, false, Trace},
+      {"analyze",
+       "TRACE",
+       "races, critical path, anomalies, notes of a trace",
+       1,
+       1,
+       {},
+       true,
+       false,
+       Analyze},
+      {"races",
+       "TRACE",
+       "races of a trace, grouped; then analysis notes",
+       1,
+       1,
+       {},
+       true,
+       false,
+       Races},
+      {"critical-path",
+       "TRACE",
+       "longest causal chain of a trace; then notes",
+       1,
+       1,
+       {},
+       true,
+       false,
+       CriticalPath},
+      {"audit",
+       "TRACE|- VARIABLE",
+       "accesses of a variable (- = all traces)",
+       2,
+       2,
+       {},
+       true,
+       false,
+       Audit},
+      {"anomalies",
+       "TRACE",
+       "events slower/faster than their baseline",
+       1,
+       1,
+       {},
+       true,
+       false,
+       Anomalies},
+      {"deps",
+       "TRACE",
+       "a trace's services and the calls between them",
+       1,
+       1,
+       {},
+       true,
+       false,
+       Deps},
+      {"hb",
+       "TRACE EVENT_A EVENT_B",
+       "happens-before of two events, with vector clocks",
+       3,
+       3,
+       {},
+       true,
+       false,
+       HappensBefore},
+      {"services", "", "services with event and trace counts", 0, 0, {}, true, false, Services},
+      {"service",
+       "NAME [--limit N]",
+       "what NAME calls, who calls it, recent traces",
+       1,
+       1,
+       {"limit"},
+       true,
+       false,
+       Service},
+      {"health", "", "per service: healthy, warning or critical", 0, 0, {}, true, false, Health},
+      {"hotspots",
+       "[--limit N]",
+       "most accessed variables, busiest service calls",
+       0,
+       0,
+       {"limit"},
+       true,
+       false,
+       Hotspots},
+      {"performance",
+       "[--slowest N]",
+       "trace latency, slowest traces, mean durations",
+       0,
+       0,
+       {"slowest"},
+       true,
+       false,
+       Performance},
+      {"edges", "", "distributed (span) edges between services", 0, 0, {}, true, false, Edges},
+      {"global-races",
+       "[--variable V] [--window-ms N]",
+       "races between different traces",
+       0,
+       0,
+       {"variable", "window-ms"},
+       true,
+       false,
+       GlobalRaces},
+      {"retention",
+       "[--hours N] [--config FILE] [--section.key=value ...]",
+       "delete traces idle for more than N hours",
+       0,
+       0,
+       {"hours"},
+       false,
+       true,
+       Retention},
+  };
+  return *commands;
+}
+
 }  // namespace
 
-const char* ServiceCommandsUsage() {
-  return "  raceway serve [--config FILE] [--section.key=value ...]   ingest + query in one "
-         "process\n"
-         "  raceway demo [--ingest HOST:PORT]                          send a demo trace\n"
-         "  raceway traces [--limit N] [--service S]\n"
-         "  raceway trace ID | races ID | critical-path ID | anomalies ID\n"
-         "  raceway audit ID|- VARIABLE          (- = across all traces)\n"
-         "  raceway services | health | global-races [--variable V] [--window-ms N]\n"
-         "    query commands: [--server HOST:PORT] (RACEWAY_QUERY_ADDR, default 127.0.0.1:50052)\n"
-         "                    [--key KEY] (RACEWAY_API_KEY) [--json]\n"
-         "  raceway retention [--hours N] [--config FILE]   delete traces older than N hours\n"
-         "exit status: 0 ok, 1 failure, 2 usage, 3 not found, 4 invalid argument, 5 unreachable\n";
+std::string ServiceCommandsUsage() {
+  std::string out;
+  constexpr size_t kColumn = 48;  // Summaries start here; longer usages wrap.
+  for (const Command& c : Commands()) {
+    const std::string line = absl::StrCat("  raceway ", c.name, *c.args ? " " : "", c.args);
+    absl::StrAppend(&out, line,
+                    line.size() < kColumn ? std::string(kColumn - line.size(), ' ')
+                                          : absl::StrCat("\n", std::string(kColumn, ' ')),
+                    c.summary, "\n");
+  }
+  absl::StrAppend(&out,
+                  "query commands also take [--server HOST:PORT] (RACEWAY_QUERY_ADDR, default "
+                  "127.0.0.1:50052),\n"
+                  "  [--key KEY] (RACEWAY_API_KEY) and [--json] (the response as proto JSON)\n"
+                  "raceway help COMMAND (or COMMAND --help) prints one command's usage\n"
+                  "exit status: 0 ok, 1 failure, 2 usage, 3 not found, 4 invalid argument, "
+                  "5 unreachable\n");
+  return out;
 }
 
 int RunServiceCommand(const std::string& command, const std::vector<std::string>& args) {
-  if (command == "serve") return Serve(args);
-  if (command == "demo") return Demo(args);
-  if (command == "retention") return Retention(args);
-  static const std::map<std::string, int (*)(const Options&)> kQueries = {
-      {"traces", Traces},     {"trace", Trace},
-      {"races", Races},       {"critical-path", CriticalPath},
-      {"audit", Audit},       {"anomalies", Anomalies},
-      {"services", Services}, {"global-races", GlobalRaces},
-      {"health", Health}};
-  auto it = kQueries.find(command);
-  if (it == kQueries.end()) return -1;
-  const int rc = it->second(ParseOptions(args));
-  if (rc == kUsage) std::cerr << "usage:\n" << ServiceCommandsUsage();
+  const auto& commands = Commands();
+  const auto c = std::find_if(commands.begin(), commands.end(),
+                              [&](const Command& x) { return command == x.name; });
+  if (c == commands.end()) return -1;
+  if (std::any_of(args.begin(), args.end(), IsHelp)) {
+    std::cout << Usage(*c);
+    return kOk;
+  }
+  auto options = ParseOptions(*c, args);
+  if (!options.ok()) {
+    std::cerr << "raceway " << c->name << ": " << options.status().message() << "\n" << Usage(*c);
+    return kUsage;
+  }
+  const int rc = c->run(*options);
+  if (rc == kUsage) std::cerr << Usage(*c);
   return rc;
 }
 
