@@ -373,7 +373,6 @@ TEST(ConnectErrorTest, CodesAndHttpStatuses) {
       {grpc::StatusCode::UNAVAILABLE, "unavailable", 503},
       {grpc::StatusCode::DATA_LOSS, "data_loss", 500},
       {grpc::StatusCode::UNAUTHENTICATED, "unauthenticated", 401},
-      {static_cast<grpc::StatusCode>(99), "unknown", 500},
   };
   for (const auto& [code, name, http] : table) {
     EXPECT_EQ(ConnectCodeName(code), name) << code;
