@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "libs/model/timestamp.h"
 
 namespace raceway::model {
 
@@ -83,13 +84,7 @@ std::optional<uint64_t> DurationNs(const Event& event) {
   return std::nullopt;
 }
 
-int64_t TimestampNanos(const Event& event) {
-  const auto& ts = event.timestamp();
-  constexpr int64_t kMaxSeconds = std::numeric_limits<int64_t>::max() / 1000000000 - 1;
-  if (ts.seconds() > kMaxSeconds) return std::numeric_limits<int64_t>::max();
-  if (ts.seconds() < -kMaxSeconds) return std::numeric_limits<int64_t>::min();
-  return ts.seconds() * 1000000000 + ts.nanos();
-}
+int64_t TimestampNanos(const Event& event) { return ToUnixNanosClamped(event.timestamp()); }
 
 std::string Location(const Event& event) {
   switch (event.kind_case()) {

@@ -28,7 +28,8 @@ std::string OperationKey(const raceway::v1::Event& event);
 // the duration_ms of HttpResponse / DatabaseQuery events (scaled), else none.
 std::optional<uint64_t> DurationNs(const raceway::v1::Event& event);
 
-// Nanoseconds since the Unix epoch (saturating; events are validated first).
+// Nanoseconds since the Unix epoch (ToUnixNanosClamped, timestamp.h; validated
+// events are always inside the range).
 int64_t TimestampNanos(const raceway::v1::Event& event);
 
 // A human-facing location for the event: StateChange/Lock*/MemoryFence

@@ -1,6 +1,15 @@
 #include "libs/model/uuid.h"
 
-#include <random>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 namespace raceway::model {
 namespace {
@@ -12,6 +21,65 @@ int HexValue(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
+}
+
+// Bumped in the child after fork(): per-thread buffers copied from the
+// parent then hold bytes the parent also uses, so they are dropped.
+std::atomic<uint64_t> fork_generation{0};
+
+// Fills `out` from the kernel CSPRNG; /dev/urandom where getrandom(2) is
+// missing or filtered (old kernels, seccomp). No fallback to anything weaker:
+// without kernel randomness ids could repeat, so that is fatal.
+void FillFromKernel(uint8_t* out, size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = getrandom(out + done, size - done, 0);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+    } else if (n < 0 && errno != EINTR) {
+      break;
+    }
+  }
+  if (done == size) return;
+  const int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  while (fd >= 0 && done < size) {
+    const ssize_t n = read(fd, out + done, size - done);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+    } else if (n == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  if (fd >= 0) close(fd);
+  if (done == size) return;
+  std::fprintf(stderr, "raceway: no kernel randomness for ids: %s\n", std::strerror(errno));
+  std::abort();
+}
+
+// Kernel randomness for 256 ids per system call.
+struct RandomBuffer {
+  uint8_t bytes[4096];
+  size_t used = sizeof(bytes);
+  uint64_t generation = 0;
+};
+
+void TakeRandom(UuidBytes& out) {
+  static const bool registered = [] {
+    pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); });
+    return true;
+  }();
+  (void)registered;
+  thread_local RandomBuffer buffer;
+  const uint64_t generation = fork_generation.load(std::memory_order_relaxed);
+  if (buffer.used + out.size() > sizeof(buffer.bytes) || buffer.generation != generation) {
+    FillFromKernel(buffer.bytes, sizeof(buffer.bytes));
+    buffer.used = 0;
+    buffer.generation = generation;
+  }
+  std::memcpy(out.data(), buffer.bytes + buffer.used, out.size());
+  // Each id's bytes are handed out once; wipe them so they do not linger.
+  std::memset(buffer.bytes + buffer.used, 0, out.size());
+  buffer.used += out.size();
 }
 
 }  // namespace
@@ -61,13 +129,8 @@ std::string FormatUuid(const UuidBytes& bytes) {
 }
 
 std::string NewUuidV4() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
   UuidBytes b;
-  const uint64_t hi = rng(), lo = rng();
-  for (int i = 0; i < 8; ++i) {
-    b[i] = static_cast<uint8_t>(hi >> (8 * i));
-    b[8 + i] = static_cast<uint8_t>(lo >> (8 * i));
-  }
+  TakeRandom(b);
   b[6] = (b[6] & 0x0f) | 0x40;  // version 4
   b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant
   return FormatUuid(b);

@@ -25,7 +25,10 @@ std::optional<UuidBytes> ParseUuid(std::string_view s);
 // Lower-case canonical text of 16 bytes.
 std::string FormatUuid(const UuidBytes& bytes);
 
-// A random (version 4) UUID in canonical form. Thread-safe.
+// A random (version 4) UUID in canonical form: 122 bits from the kernel
+// CSPRNG (getrandom), read in blocks into a per-thread buffer that a fork()
+// child discards, so ids do not repeat across threads or processes.
+// Thread-safe. Aborts the process if the kernel has no randomness to give.
 std::string NewUuidV4();
 
 }  // namespace raceway::model

@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "libs/model/timestamp.h"
 #include "libs/model/uuid.h"
 
 namespace raceway::model {
@@ -287,12 +288,14 @@ std::optional<FieldError> ValidateEvent(const Event& e, const ValidationLimits& 
     if (!e.has_timestamp()) {
       c.Fail("timestamp", "is required");
     } else {
-      // Year 0001 to 9999, as google.protobuf.Timestamp defines.
-      constexpr int64_t kMinSeconds = -62135596800LL, kMaxSeconds = 253402300799LL;
+      // Storage orders and measures events in int64 nanoseconds: an instant
+      // it cannot hold would be saturated and silently misordered.
       const auto& ts = e.timestamp();
-      if (ts.seconds() < kMinSeconds || ts.seconds() > kMaxSeconds || ts.nanos() < 0 ||
-          ts.nanos() > 999999999) {
-        c.Fail("timestamp", "is out of range (years 0001-9999, nanos 0-999999999)");
+      if (ts.nanos() < 0 || ts.nanos() > 999999999) {
+        c.Fail("timestamp", absl::StrCat("nanos ", ts.nanos(), " is out of range (0-999999999)"));
+      } else if (!ToUnixNanos(ts)) {
+        c.Fail("timestamp", absl::StrCat("seconds ", ts.seconds(), " is out of range (supported: ",
+                                         kTimestampRangeText, ")"));
       }
     }
   }

@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "libs/graph/global_races.h"
 #include "libs/model/operation_key.h"
+#include "libs/model/timestamp.h"
 #include "libs/model/uuid.h"
 #include "libs/model/validation.h"
 #include "libs/service/grpc_util.h"
@@ -26,48 +27,48 @@ constexpr uint32_t kDefaultTracePage = 1000;
 constexpr uint32_t kMaxTracePage = 10000;
 constexpr size_t kMaxAnalyzeRaces = 10000;
 
-void SetTimestamp(int64_t ns, google::protobuf::Timestamp* ts) {
-  int64_t seconds = ns / 1000000000;
-  int64_t nanos = ns % 1000000000;
-  if (nanos < 0) {
-    nanos += 1000000000;
-    --seconds;
-  }
-  ts->set_seconds(seconds);
-  ts->set_nanos(static_cast<int32_t>(nanos));
-}
+void SetTimestamp(int64_t ns, google::protobuf::Timestamp* ts) { model::FromUnixNanos(ns, ts); }
 
-int64_t Nanos(const google::protobuf::Timestamp& ts) {
-  return ts.seconds() * 1000000000 + ts.nanos();
-}
-
+// A bound beyond the supported instants (timestamp.h) saturates: no event
+// lies outside them, so such a range means "everything" on that side.
 storage::TimeRange ToRange(const v1::TimeRange& r) {
   storage::TimeRange out;
-  if (r.has_start()) out.start_ns = Nanos(r.start());
-  if (r.has_end()) out.end_ns = Nanos(r.end());
+  if (r.has_start()) out.start_ns = model::ToUnixNanosClamped(r.start());
+  // The end is exclusive: one beyond the last instant is no bound at all
+  // (saturating it would drop an event at the last instant).
+  if (r.has_end() && (model::ToUnixNanos(r.end()) || r.end().seconds() < 0)) {
+    out.end_ns = model::ToUnixNanosClamped(r.end());
+  }
   return out;
 }
 
 absl::Status CheckRange(const std::string& field, const v1::TimeRange& r) {
-  for (const auto* ts : {&r.start(), &r.end()}) {
-    if (ts->nanos() < 0 || ts->nanos() > 999999999 || ts->seconds() < -62135596800LL ||
-        ts->seconds() > 253402300799LL) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ": timestamp out of range"));
+  for (auto [name, ts] : {std::pair{"start", &r.start()}, std::pair{"end", &r.end()}}) {
+    if (ts->nanos() < 0 || ts->nanos() > 999999999) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ".", name, ": nanos ", ts->nanos(),
+                                                     " is out of range (0-999999999)"));
     }
   }
-  if (r.has_start() && r.has_end() && Nanos(r.end()) < Nanos(r.start())) {
+  // Compared as (seconds, nanos): exact for every representable pair.
+  if (r.has_start() && r.has_end() &&
+      std::pair(r.end().seconds(), r.end().nanos()) <
+          std::pair(r.start().seconds(), r.start().nanos())) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": end is before start"));
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckId(const std::string& field, const std::string& id) {
+// Ids are accepted in either hex case, as ingest accepts them, and
+// normalised to the canonical lower case stored everywhere.
+absl::StatusOr<std::string> CheckId(const std::string& field, const std::string& id) {
   if (id.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": is required (a UUID)"));
-  if (!model::IsCanonicalUuid(id)) {
+  if (model::IsCanonicalUuid(id)) return id;
+  auto bytes = model::ParseUuid(id);
+  if (!bytes) {
     return absl::InvalidArgumentError(
-        absl::StrCat(field, ": \"", model::EchoSafe(id, 64), "\" is not a canonical UUID"));
+        absl::StrCat(field, ": \"", model::EchoSafe(id, 64), "\" is not a UUID"));
   }
-  return absl::OkStatus();
+  return model::FormatUuid(*bytes);
 }
 
 void ToProto(const storage::TraceSummary& s, v1::TraceSummary* out) {
@@ -346,15 +347,18 @@ void FillGlobalRace(const graph::GlobalRace& r, v1::GlobalRace* out) {
   out->set_gap_ns(r.gap_ns);
 }
 
-// Global-race cursor: the last access whose races were all reported.
+// Global-race cursor: the access whose races a page ended in, and how many
+// of them (in RaceOrder) were reported.
 struct AccessKey {
   std::string variable;
   int64_t ts = 0;
   std::string event_id;
+  size_t reported = 0;
 };
 
 std::string KeyToken(const AccessKey& k) {
-  return absl::WebSafeBase64Escape(absl::StrCat("g:", k.ts, ":", k.event_id, ":", k.variable));
+  return absl::WebSafeBase64Escape(
+      absl::StrCat("g:", k.ts, ":", k.event_id, ":", k.reported, ":", k.variable));
 }
 
 absl::StatusOr<std::optional<AccessKey>> ParseKeyToken(const std::string& token) {
@@ -363,14 +367,25 @@ absl::StatusOr<std::optional<AccessKey>> ParseKeyToken(const std::string& token)
   if (!absl::WebSafeBase64Unescape(token, &raw) || raw.rfind("g:", 0) != 0) {
     return absl::InvalidArgumentError("page_token: malformed");
   }
-  std::vector<std::string> parts = absl::StrSplit(raw.substr(2), absl::MaxSplits(':', 2));
+  std::vector<std::string> parts = absl::StrSplit(raw.substr(2), absl::MaxSplits(':', 3));
   AccessKey k;
-  if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &k.ts)) {
+  if (parts.size() != 4 || !absl::SimpleAtoi(parts[0], &k.ts) ||
+      !absl::SimpleAtoi(parts[2], &k.reported)) {
     return absl::InvalidArgumentError("page_token: malformed");
   }
   k.event_id = parts[1];
-  k.variable = parts[2];
+  k.variable = parts[3];
   return std::optional<AccessKey>(k);
+}
+
+// The races of one access are reported by their earlier access: an order that
+// does not depend on the sweeper's history, so a resumed page (primed from a
+// shorter history) skips exactly the races already reported.
+void RaceOrder(std::vector<graph::GlobalRace>* races) {
+  std::sort(races->begin(), races->end(), [](const auto& x, const auto& y) {
+    return std::tie(x.first.timestamp_ns, x.first.event_id) <
+           std::tie(y.first.timestamp_ns, y.first.event_id);
+  });
 }
 
 bool KeyAfter(const storage::VariableAccess& a, const AccessKey& k) {
@@ -434,8 +449,9 @@ uint32_t QueryServiceImpl::PageSize(uint32_t requested) const {
 
 absl::StatusOr<std::shared_ptr<const AnalyzedTrace>> QueryServiceImpl::Analyzed(
     const std::string& field, const std::string& trace_id) {
-  if (absl::Status s = CheckId(field, trace_id); !s.ok()) return s;
-  return cache_.Get(trace_id);
+  auto id = CheckId(field, trace_id);
+  if (!id.ok()) return id.status();
+  return cache_.Get(*id);
 }
 
 #define RACEWAY_RPC(name)                             \
@@ -475,12 +491,13 @@ grpc::Status QueryServiceImpl::ListTraces(Ctx* context, const v1::ListTracesRequ
 grpc::Status QueryServiceImpl::GetTrace(Ctx* context, const v1::GetTraceRequest* request,
                                         v1::GetTraceResponse* response) {
   RACEWAY_RPC("GetTrace");
-  if (absl::Status s = CheckId("trace_id", request->trace_id()); !s.ok()) return status = Fail(s);
-  auto summary = reader_->GetTraceSummary(request->trace_id());
+  auto trace_id = CheckId("trace_id", request->trace_id());
+  if (!trace_id.ok()) return status = Fail(trace_id.status());
+  auto summary = reader_->GetTraceSummary(*trace_id);
   if (!summary.ok()) return status = Fail(summary.status());
   uint32_t size =
       request->page_size() == 0 ? kDefaultTracePage : std::min(request->page_size(), kMaxTracePage);
-  auto page = reader_->GetTraceEventsPage(request->trace_id(), {size, request->page_token()});
+  auto page = reader_->GetTraceEventsPage(*trace_id, {size, request->page_token()});
   if (!page.ok()) return status = Fail(page.status());
   ToProto(*summary, response->mutable_summary());
   for (auto& e : page->items) *response->add_events() = std::move(e);
@@ -602,7 +619,7 @@ grpc::Status QueryServiceImpl::GlobalAuditTrail(const v1::GetAuditTrailRequest& 
   graph::GlobalRaceSweeper sweeper(graph::GlobalRaceOptions{window});
   std::vector<graph::GlobalRace> races;
   const int64_t first_ts = page->items.front().timestamp_ns;
-  storage::TimeRange before{first_ts - window, first_ts};
+  storage::TimeRange before{model::AddNanosSaturating(first_ts, -window), first_ts};
   if (range.start_ns && *before.start_ns < *range.start_ns) before.start_ns = range.start_ns;
   std::string token;
   do {
@@ -684,16 +701,16 @@ grpc::Status QueryServiceImpl::GetDependencies(Ctx* context,
 grpc::Status QueryServiceImpl::HappensBefore(Ctx* context, const v1::HappensBeforeRequest* request,
                                              v1::HappensBeforeResponse* response) {
   RACEWAY_RPC("HappensBefore");
-  for (auto [field, id] :
-       {std::pair{"event_a", &request->event_a()}, std::pair{"event_b", &request->event_b()}}) {
-    if (absl::Status s = CheckId(field, *id); !s.ok()) return status = Fail(s);
-  }
-  auto a = reader_->GetEvent(request->event_a());
+  auto id_a = CheckId("event_a", request->event_a());
+  if (!id_a.ok()) return status = Fail(id_a.status());
+  auto id_b = CheckId("event_b", request->event_b());
+  if (!id_b.ok()) return status = Fail(id_b.status());
+  auto a = reader_->GetEvent(*id_a);
   if (!a.ok()) {
     return status = Fail(
                absl::Status(a.status().code(), absl::StrCat("event_a: ", a.status().message())));
   }
-  auto b = reader_->GetEvent(request->event_b());
+  auto b = reader_->GetEvent(*id_b);
   if (!b.ok()) {
     return status = Fail(
                absl::Status(b.status().code(), absl::StrCat("event_b: ", b.status().message())));
@@ -713,10 +730,11 @@ grpc::Status QueryServiceImpl::HappensBefore(Ctx* context, const v1::HappensBefo
   return status;
 }
 
-// Global races, paginated by the later access of each pair: a page ends after
-// an access all of whose races (with earlier accesses) are reported, and the
-// token names that access. A resumed sweep primes the window before it. With
-// no variable filter, variables are visited in name order.
+// Global races, paginated by the later access of each pair: a page holds at
+// most page_size races and its token names the access it ended in and how
+// many of that access's races (RaceOrder) it reported. A resumed sweep primes
+// the window before that access and replays it. With no variable filter,
+// variables are visited in name order.
 grpc::Status QueryServiceImpl::FindGlobalRaces(Ctx* context,
                                                const v1::FindGlobalRacesRequest* request,
                                                v1::FindGlobalRacesResponse* response) {
@@ -732,6 +750,21 @@ grpc::Status QueryServiceImpl::FindGlobalRaces(Ctx* context,
       request->window_ms() == 0 ? config_.global_race_window_ms : request->window_ms(), 86400000);
   const int64_t window = static_cast<int64_t>(window_ms) * 1000000;
   const size_t page_size = PageSize(request->page_size());
+  // Appends the races of `a` after the first `skip`; false (and the token
+  // set) when the page is full.
+  std::vector<graph::GlobalRace> found;
+  auto report = [&](const storage::VariableAccess& a, size_t skip) {
+    RaceOrder(&found);
+    for (size_t i = skip; i < found.size(); ++i) {
+      if (static_cast<size_t>(response->races_size()) == page_size) {
+        response->set_next_page_token(KeyToken({a.variable, a.timestamp_ns, a.event_id, i}));
+        return false;
+      }
+      FillGlobalRace(found[i], response->add_races());
+    }
+    found.clear();
+    return true;
+  };
   // One ordered scan of the access index, (variable, timestamp, id), for
   // one variable or all of them: a page costs its own rows plus the window
   // primed before a resumed cursor, never a pass over every variable.
@@ -746,22 +779,34 @@ grpc::Status QueryServiceImpl::FindGlobalRaces(Ctx* context,
     variable = k.variable;
     sweeper.emplace(graph::GlobalRaceOptions{window});
     // Prime with the accesses of the cursor's variable inside the window
-    // before it (they may race with what comes next).
-    storage::TimeRange before{k.ts - window, k.ts + 1};
+    // before it (they may race with what comes next), then replay the
+    // cursor's own access.
+    storage::TimeRange before{model::AddNanosSaturating(k.ts, -window),
+                              model::AddNanosSaturating(k.ts, 1)};
     if (range.start_ns && *before.start_ns < *range.start_ns) before.start_ns = range.start_ns;
+    std::optional<storage::VariableAccess> at_cursor;
     std::string prime_token;
     do {
       auto prev = reader_->GetVariableAccesses(k.variable, before, {10000, prime_token});
       if (!prev.ok()) return status = Fail(prev.status());
       for (const auto& a : prev->items) {
         if (KeyAfter(a, k)) break;
+        if (a.timestamp_ns == k.ts && a.event_id == k.event_id) {
+          at_cursor = a;
+          continue;
+        }
         if (absl::Status s = sweeper->Prime(ToRecord(a)); !s.ok()) return status = Fail(s);
       }
       prime_token = prev->next_page_token;
     } while (!prime_token.empty());
+    if (at_cursor) {
+      if (absl::Status s = sweeper->Add(ToRecord(*at_cursor), &found); !s.ok()) {
+        return status = Fail(s);
+      }
+      if (!report(*at_cursor, k.reported)) return status;
+    }
     token = storage::common::EncodeAccessCursor({k.variable, k.ts, k.event_id});
   }
-  std::vector<graph::GlobalRace> found;
   do {
     auto page = reader_->GetVariableAccesses(request->variable(), range, {10000, token});
     if (!page.ok()) return status = Fail(page.status());
@@ -770,17 +815,11 @@ grpc::Status QueryServiceImpl::FindGlobalRaces(Ctx* context,
         sweeper.emplace(graph::GlobalRaceOptions{window});
         variable = a.variable;
       }
-      const size_t before = found.size();
       if (absl::Status s = sweeper->Add(ToRecord(a), &found); !s.ok()) return status = Fail(s);
-      if (found.size() >= page_size && found.size() > before) {
-        for (const auto& r : found) FillGlobalRace(r, response->add_races());
-        response->set_next_page_token(KeyToken({a.variable, a.timestamp_ns, a.event_id}));
-        return status;
-      }
+      if (!report(a, 0)) return status;
     }
     token = page->next_page_token;
   } while (!token.empty());
-  for (const auto& r : found) FillGlobalRace(r, response->add_races());
   return status;
 }
 
@@ -851,7 +890,7 @@ grpc::Status QueryServiceImpl::GetServiceHealth(Ctx* context, const v1::GetServi
   for (const auto& s : *services) {
     auto* o = response->add_services();
     o->set_service(s.service);
-    const int64_t idle_s = std::max<int64_t>(0, (now - s.last_ns) / 1000000000);
+    const int64_t idle_s = static_cast<int64_t>(model::NanosBetween(s.last_ns, now) / 1000000000);
     o->set_status(idle_s < 300    ? v1::HEALTH_STATUS_HEALTHY
                   : idle_s < 1800 ? v1::HEALTH_STATUS_WARNING
                                   : v1::HEALTH_STATUS_CRITICAL);
@@ -918,7 +957,7 @@ grpc::Status QueryServiceImpl::GetPerformanceMetrics(
     auto page = reader_->ListTraces(filter, {1000, token}, nullptr);
     if (!page.ok()) return status = Fail(page.status());
     for (auto& s : page->items) {
-      latencies.push_back(static_cast<double>(s.last_ns - s.first_ns) / 1e6);
+      latencies.push_back(static_cast<double>(model::NanosBetween(s.first_ns, s.last_ns)) / 1e6);
       events += s.event_count;
       min_first = std::min(min_first, s.first_ns);
       max_last = std::max(max_last, s.last_ns);
@@ -926,7 +965,8 @@ grpc::Status QueryServiceImpl::GetPerformanceMetrics(
       if (slowest.size() > 4 * slow_limit + 64) {
         std::nth_element(slowest.begin(), slowest.begin() + slow_limit, slowest.end(),
                          [](const auto& x, const auto& y) {
-                           return x.last_ns - x.first_ns > y.last_ns - y.first_ns;
+                           return model::NanosBetween(x.first_ns, x.last_ns) >
+                                  model::NanosBetween(y.first_ns, y.last_ns);
                          });
         slowest.resize(slow_limit);
       }
@@ -942,14 +982,15 @@ grpc::Status QueryServiceImpl::GetPerformanceMetrics(
   lat->set_p95_ms(Percentile(latencies, 95));
   lat->set_p99_ms(Percentile(latencies, 99));
   std::sort(slowest.begin(), slowest.end(), [](const auto& x, const auto& y) {
-    const int64_t dx = x.last_ns - x.first_ns, dy = y.last_ns - y.first_ns;
+    const uint64_t dx = model::NanosBetween(x.first_ns, x.last_ns),
+                   dy = model::NanosBetween(y.first_ns, y.last_ns);
     return dx != dy ? dx > dy : x.trace_id < y.trace_id;
   });
   if (slowest.size() > slow_limit) slowest.resize(slow_limit);
   for (const auto& s : slowest) {
     auto* o = response->add_slowest_traces();
     o->set_trace_id(s.trace_id);
-    o->set_duration_ms(static_cast<double>(s.last_ns - s.first_ns) / 1e6);
+    o->set_duration_ms(static_cast<double>(model::NanosBetween(s.first_ns, s.last_ns)) / 1e6);
     for (const auto& svc : s.services) o->add_services(svc);
   }
   auto fill = [](const std::vector<storage::DurationStats>& stats,
@@ -970,8 +1011,9 @@ grpc::Status QueryServiceImpl::GetPerformanceMetrics(
   response->set_trace_count(latencies.size());
   response->set_event_count(events);
   if (max_last > min_first) {
-    response->set_events_per_second(static_cast<double>(events) /
-                                    (static_cast<double>(max_last - min_first) / 1e9));
+    response->set_events_per_second(
+        static_cast<double>(events) /
+        (static_cast<double>(model::NanosBetween(min_first, max_last)) / 1e9));
   }
   return status;
 }

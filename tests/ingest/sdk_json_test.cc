@@ -533,13 +533,19 @@ TEST(SdkJsonEvent, Timestamps) {
       {"2025-10-16t12:34:56z", {1760618096, 0}},
       {"2025-10-16 12:34:56Z", {1760618096, 0}},
       {"2025-10-16T12:34:56.1Z", {1760618096, 100000000}},
-      {"9999-12-31T23:59:59.999999999Z", {253402300799, 999999999}},
-      {"0001-01-01T00:00:00Z", {-62135596800, 0}},
+      // The supported range is int64 nanoseconds since the epoch.
+      {"2262-04-11T23:47:16.854775807Z", {9223372036, 854775807}},
+      {"1677-09-21T00:12:43.145224192Z", {-9223372037, 145224192}},
   };
   for (const auto& [text, expected] : good) {
     Event e = MustConvertOne(StateChange([&](Value& v) { Field(v, "timestamp") = Str(text); }));
     EXPECT_EQ(e.timestamp().seconds(), expected.first) << text;
     EXPECT_EQ(e.timestamp().nanos(), expected.second) << text;
+  }
+  for (const char* text : {"9999-12-31T23:59:59.999999999Z", "0001-01-01T00:00:00Z",
+                           "2262-04-11T23:47:16.854775808Z"}) {
+    ExpectRejected(StateChange([&](Value& v) { Field(v, "timestamp") = Str(text); }), "timestamp",
+                   "out of range");
   }
 }
 

@@ -236,5 +236,23 @@ TEST(ValidationTest, EchoSafe) {
   EXPECT_EQ(EchoSafe(std::string("a\0\xff", 3), 10), "a??");
 }
 
+// Storage holds int64 nanoseconds: ingest refuses what it cannot hold
+// (issue 13 bug 6) and accepts both bounds.
+TEST(ValidationTest, TimestampOutsideNanosecondRange) {
+  ExpectRejected([](Event& e) { e.mutable_timestamp()->set_seconds(-62135596800); }, "timestamp",
+                 "2262-04-11T23:47:16.854775807Z");  // Year 1.
+  ExpectRejected([](Event& e) { e.mutable_timestamp()->set_seconds(253402300799); }, "timestamp",
+                 "out of range");  // Year 9999.
+  ExpectRejected([](Event& e) { e.mutable_timestamp()->set_seconds(9223372800); }, "timestamp",
+                 "out of range");  // 2262-04-12T00:00:00Z.
+  for (auto [s, n] :
+       {std::pair<int64_t, int32_t>{-9223372037, 145224192}, {9223372036, 854775807}}) {
+    Event e = Valid();
+    e.mutable_timestamp()->set_seconds(s);
+    e.mutable_timestamp()->set_nanos(n);
+    EXPECT_EQ(ValidateEvent(e, ValidationLimits{}), std::nullopt) << s;
+  }
+}
+
 }  // namespace
 }  // namespace raceway::model

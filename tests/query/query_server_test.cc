@@ -9,9 +9,11 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/model/uuid.h"
@@ -707,6 +709,102 @@ TEST_P(QueryServerTest, BadClientClocksConfigIsRefusedWithTheKey) {
   ASSERT_FALSE(query.ok());
   EXPECT_EQ(query.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(query.status().message(), HasSubstr("analysis.client_clocks"));
+}
+
+// Issue 13 bug 8: a page holds at most page_size races (capped at the
+// server max) even when one access races with many, and tokens resume
+// exactly.
+TEST_P(QueryServerTest, GlobalRacesPagesRespectThePageSizeCap) {
+  config_.query.max_page_size = 50;
+  Start();
+  std::vector<v1::Event> events;
+  for (int i = 0; i < 30; ++i) {  // 30 traces, 1 ms apart: 435 racing pairs.
+    events.push_back(Write(model::NewUuidV4(), "w", i, 1, i, i + 1, "x.rs:1"));
+  }
+  Ingest(events);
+  auto pairs = [this](uint32_t page_size, size_t cap) {
+    std::vector<std::string> out;
+    v1::FindGlobalRacesRequest request;
+    request.set_page_size(page_size);
+    do {
+      v1::FindGlobalRacesResponse response;
+      EXPECT_TRUE(Call(&v1::QueryService::Stub::FindGlobalRaces, request, &response).ok());
+      EXPECT_LE(static_cast<size_t>(response.races_size()), cap) << "page_size " << page_size;
+      for (const auto& r : response.races()) {
+        out.push_back(absl::StrCat(r.first().event_id(), ">", r.second().event_id()));
+      }
+      request.set_page_token(response.next_page_token());
+    } while (!request.page_token().empty() && out.size() < 10000);
+    return out;
+  };
+  const auto whole = pairs(0xffffffffu, 50);
+  ASSERT_EQ(whole.size(), 435u);
+  EXPECT_EQ(std::set<std::string>(whole.begin(), whole.end()).size(), 435u);
+  for (uint32_t page_size : {1u, 5u, 29u, 1000u}) {
+    EXPECT_EQ(pairs(page_size, std::min(page_size, 50u)), whole) << "page_size " << page_size;
+  }
+}
+
+// Issue 13 risk "identifier case": ids are accepted in upper case, as ingest
+// accepts them.
+TEST_P(QueryServerTest, UpperCaseIdsAreAccepted) {
+  Start();
+  const std::string trace = model::NewUuidV4();
+  v1::Event a = Write(trace, "t1", 0, 1, 0, 1, "a.rs:1");
+  v1::Event b = Write(trace, "t2", 5, 1, 1, 2, "b.rs:2");
+  Ingest({a, b});
+  v1::GetTraceRequest get;
+  get.set_trace_id(absl::AsciiStrToUpper(trace));
+  v1::GetTraceResponse got;
+  ASSERT_TRUE(Call(&v1::QueryService::Stub::GetTrace, get, &got).ok());
+  EXPECT_EQ(got.summary().trace_id(), trace);
+  EXPECT_EQ(got.events_size(), 2);
+  v1::AnalyzeTraceRequest analyze;
+  analyze.set_trace_id(absl::AsciiStrToUpper(trace));
+  v1::AnalyzeTraceResponse analyzed;
+  ASSERT_TRUE(Call(&v1::QueryService::Stub::AnalyzeTrace, analyze, &analyzed).ok());
+  EXPECT_EQ(analyzed.summary().trace_id(), trace);
+  EXPECT_EQ(analyzed.races_size(), 1);
+  v1::HappensBeforeRequest hb;
+  hb.set_event_a(absl::AsciiStrToUpper(a.id()));
+  hb.set_event_b(absl::AsciiStrToUpper(b.id()));
+  v1::HappensBeforeResponse rel;
+  ASSERT_TRUE(Call(&v1::QueryService::Stub::HappensBefore, hb, &rel).ok());
+  EXPECT_EQ(rel.relation(), v1::HAPPENS_BEFORE_RELATION_CONCURRENT);
+  hb.set_event_a("not-a-uuid");
+  EXPECT_EQ(Call(&v1::QueryService::Stub::HappensBefore, hb, &rel).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// Issue 13 bug 6: time ranges reaching beyond the int64-nanosecond range
+// mean "everything" on that side instead of overflowing.
+TEST_P(QueryServerTest, TimeRangesBeyondTheNanosecondRangeClamp) {
+  Start();
+  Ingest({Write(model::NewUuidV4(), "w", 0, 1, 0, 1, "a.rs:1"),
+          Write(model::NewUuidV4(), "w", 10, 1, 1, 2, "b.rs:2")});
+  const std::vector<std::pair<int64_t, int64_t>> ranges = {
+      {0, 9224000000},               // 1970 .. 2263.
+      {-62135596800, 253402300799},  // Year 1 .. year 9999.
+      {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()}};
+  for (auto [start, end] : ranges) {
+    v1::ListTracesRequest list;
+    list.mutable_time_range()->mutable_start()->set_seconds(start);
+    list.mutable_time_range()->mutable_end()->set_seconds(end);
+    v1::ListTracesResponse traces;
+    ASSERT_TRUE(Call(&v1::QueryService::Stub::ListTraces, list, &traces).ok()) << start;
+    EXPECT_EQ(traces.traces_size(), 2) << start;
+    v1::FindGlobalRacesRequest races;
+    *races.mutable_time_range() = list.time_range();
+    v1::FindGlobalRacesResponse found;
+    ASSERT_TRUE(Call(&v1::QueryService::Stub::FindGlobalRaces, races, &found).ok()) << start;
+    EXPECT_EQ(found.races_size(), 1) << start;
+  }
+  v1::ListTracesRequest reversed;
+  reversed.mutable_time_range()->mutable_start()->set_seconds(9224000000);
+  reversed.mutable_time_range()->mutable_end()->set_seconds(0);
+  v1::ListTracesResponse none;
+  EXPECT_EQ(Call(&v1::QueryService::Stub::ListTraces, reversed, &none).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, QueryServerTest, ::testing::Values("sqlite", "postgres"),
