@@ -1,5 +1,6 @@
 #include "libs/service/config.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -651,7 +652,46 @@ std::string EnvName(const std::string& key) {
   return out;
 }
 
+// RACEWAY_* variables that are not settings: read by the CLI, the tests
+// and the scripts, which start services in the same environment.
+bool IsNonConfigVariable(std::string_view name) {
+  static constexpr std::string_view kPrefixes[] = {"RACEWAY_TEST_", "RACEWAY_BENCH_"};
+  static constexpr std::string_view kNames[] = {
+      "RACEWAY_API_KEY",     "RACEWAY_INGEST_ADDR", "RACEWAY_QUERY_ADDR",
+      "RACEWAY_JOBS",        "RACEWAY_REQUIRE_ENV", "RACEWAY_STORAGE_TEST_SCALE",
+      "RACEWAY_WEB_URL",     "RACEWAY_DEMO_TRACE",  "RACEWAY_ORIGIN_ALLOWED",
+      "RACEWAY_ORIGIN_OTHER"};
+  for (std::string_view prefix : kPrefixes) {
+    if (name.starts_with(prefix)) return true;
+  }
+  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
+}
+
+// A misspelled override would otherwise be ignored silently (e.g.
+// RACEWAY_AUTH_INGEST_KEY leaving auth off), so unknown names are errors.
+absl::Status CheckEnvironmentNames(const std::map<std::string, std::string>& env) {
+  static const std::set<std::string>* const known = [] {
+    auto* names = new std::set<std::string>;
+    for (const auto& [key, field] : Fields()) names->insert(EnvName(key));
+    return names;
+  }();
+  for (const auto& [name, value] : env) {
+    if (!name.starts_with("RACEWAY_") || known->contains(name) || IsNonConfigVariable(name)) {
+      continue;
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "environment variable ", name,
+        ": not a setting (RACEWAY_<SECTION>_<KEY> of a known key); unset it or fix its name"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+std::string AuthModeText(const std::vector<std::string>& keys) {
+  if (keys.empty()) return "auth: off";
+  return absl::StrCat("auth: on (", keys.size(), keys.size() == 1 ? " key)" : " keys)");
+}
 
 absl::StatusOr<Config> ParseConfig(std::string_view toml_text, std::string_view origin) {
   Draft d;
@@ -670,8 +710,7 @@ absl::StatusOr<Config> LoadConfig(const std::string& path,
     ss << in.rdbuf();
     if (absl::Status s = ParseInto(d, ss.str(), path); !s.ok()) return s;
   }
-  // Environment: only names that map to known keys are consulted, so other
-  // RACEWAY_* variables (test harness URLs, ...) do not interfere.
+  if (absl::Status s = CheckEnvironmentNames(env); !s.ok()) return s;
   for (const auto& [key, field] : Fields()) {
     auto it = env.find(EnvName(key));
     if (it == env.end()) continue;

@@ -5,7 +5,10 @@
 // overrides (RACEWAY_<SECTION>_<KEY>, e.g. RACEWAY_STORAGE_BACKEND,
 // RACEWAY_STORAGE_POSTGRES_CONNECTION_STRING, RACEWAY_INGEST_LISTEN), then
 // command-line flags (--section.key=value, e.g. --ingest.listen=0.0.0.0:50051).
-// Unknown keys and bad values fail with a message naming the key.
+// Unknown keys and bad values fail with a message naming the key; so does
+// an unknown RACEWAY_* environment variable (a misspelled override), except
+// the few the CLI, tests and scripts read (RACEWAY_TEST_*, RACEWAY_BENCH_*,
+// RACEWAY_API_KEY, RACEWAY_JOBS, ...; the list is in config.cc).
 //
 // The file also accepts the reference Raceway's raceway.toml sections
 // ([server], [engine], [logging], [race_detection], [anomaly_detection],
@@ -119,6 +122,9 @@ absl::StatusOr<Config> ParseConfig(std::string_view toml_text, std::string_view 
 absl::StatusOr<Config> LoadConfig(const std::string& path,
                                   const std::map<std::string, std::string>& env,
                                   const std::vector<std::string>& flags);
+
+// "auth: on (N keys)" or "auth: off", for the start log.
+std::string AuthModeText(const std::vector<std::string>& keys);
 
 // The process environment restricted to RACEWAY_* variables.
 std::map<std::string, std::string> RacewayEnvironment();

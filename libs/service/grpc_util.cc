@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -55,21 +56,29 @@ bool ApiKeyMatches(std::string_view presented, const std::vector<std::string>& k
   return match;
 }
 
+std::string_view SelectApiKey(std::string_view x_raceway_key, std::string_view authorization) {
+  if (!x_raceway_key.empty()) return x_raceway_key;
+  constexpr std::string_view kBearer = "bearer";
+  if (authorization.size() <= kBearer.size() || authorization[kBearer.size()] != ' ') return "";
+  for (size_t i = 0; i < kBearer.size(); ++i) {
+    if (absl::ascii_tolower(static_cast<unsigned char>(authorization[i])) != kBearer[i]) return "";
+  }
+  std::string_view key = authorization.substr(kBearer.size());
+  while (!key.empty() && key.front() == ' ') key.remove_prefix(1);  // RFC 7235: 1*SP.
+  return key;
+}
+
 grpc::Status CheckApiKey(const grpc::ServerContextBase& context,
                          const std::vector<std::string>& keys) {
   if (keys.empty()) return grpc::Status::OK;
   const auto& md = context.client_metadata();
-  for (const char* header : {"authorization", "x-raceway-key"}) {
-    auto [begin, end] = md.equal_range(header);
-    for (auto it = begin; it != end; ++it) {
-      std::string_view v(it->second.data(), it->second.size());
-      if (std::string_view(header) == "authorization") {
-        constexpr std::string_view kBearer = "Bearer ";
-        if (v.substr(0, kBearer.size()) != kBearer) continue;
-        v.remove_prefix(kBearer.size());
-      }
-      if (ApiKeyMatches(v, keys)) return grpc::Status::OK;
-    }
+  auto first = [&md](const char* name) {
+    auto it = md.find(name);
+    return it == md.end() ? std::string_view()
+                          : std::string_view(it->second.data(), it->second.size());
+  };
+  if (ApiKeyMatches(SelectApiKey(first("x-raceway-key"), first("authorization")), keys)) {
+    return grpc::Status::OK;
   }
   return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                       "missing or wrong API key: send \"authorization: Bearer <key>\"");

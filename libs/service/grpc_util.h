@@ -30,9 +30,16 @@ grpc::Status WithRetryInfo(grpc::StatusCode code, const std::string& message,
 // Reads google.rpc.RetryInfo from a status's details; nullopt when absent.
 std::optional<std::chrono::milliseconds> RetryDelay(const grpc::Status& status);
 
-// OK when `keys` is empty (auth off) or the call carries one of the keys as
-// "authorization: Bearer <key>" or "x-raceway-key: <key>"; otherwise
-// UNAUTHENTICATED. Comparison is constant-time in the key length.
+// The API key a request presents, by the one rule HTTP and gRPC share: the
+// X-Raceway-Key value when non-empty, else the credentials of
+// "Authorization: Bearer <key>" (scheme case-insensitive, RFC 7235), else "".
+// Callers pass the first value of each header.
+std::string_view SelectApiKey(std::string_view x_raceway_key, std::string_view authorization);
+
+// OK when `keys` is empty (auth off) or the key the call presents
+// (SelectApiKey over the first "x-raceway-key" and "authorization" values) is
+// one of `keys`; otherwise UNAUTHENTICATED. Comparison is constant-time in
+// the key length.
 grpc::Status CheckApiKey(const grpc::ServerContextBase& context,
                          const std::vector<std::string>& keys);
 bool ApiKeyMatches(std::string_view presented, const std::vector<std::string>& keys);

@@ -92,23 +92,12 @@ std::string Trailers(const grpc::Status& status) {
   return t;
 }
 
-// The body, decoded (httplib undoes Content-Encoding) and at most
-// kMaxRequestBytes: httplib checks a Content-Length before reading, this
-// also bounds chunked and compressed bodies while they arrive. On failure,
-// `http_status` is the HTTP status to answer with.
+// The body, decoded and at most kMaxRequestBytes (ReadBoundedBody). On
+// failure, `http_status` is the HTTP status to answer with.
 grpc::Status ReadBody(const httplib::ContentReader& read, httplib::Response& res, std::string* body,
                       int* http_status) {
-  bool too_big = false;
-  const bool ok = read([&](const char* data, size_t n) {
-    too_big = n > kMaxRequestBytes - body->size();
-    if (!too_big) body->append(data, n);
-    return !too_big;
-  });
-  if (ok) return grpc::Status::OK;
-  // The rest of the body may still be on its way: it cannot stay on the
-  // connection.
-  res.set_header("Connection", "close");
-  *http_status = too_big ? 413 : res.status;
+  *http_status = ReadBoundedBody(read, kMaxRequestBytes, res, body);
+  if (*http_status == 0) return grpc::Status::OK;
   switch (*http_status) {
     case 413:
       return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -117,7 +106,6 @@ grpc::Status ReadBody(const httplib::ContentReader& read, httplib::Response& res
       return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                           "Content-Encoding: not supported (gzip, deflate and br are)");
     default:
-      *http_status = 400;
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "request body: could not be read");
   }
 }

@@ -7,15 +7,28 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "libs/service/grpc_util.h"
 
 namespace raceway::service {
 
 std::string PresentedApiKey(const httplib::Request& req) {
-  std::string key = req.get_header_value("X-Raceway-Key");
-  if (!key.empty()) return key;
-  const std::string auth = req.get_header_value("Authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  return auth.rfind(kBearer, 0) == 0 ? auth.substr(kBearer.size()) : "";
+  return std::string(
+      SelectApiKey(req.get_header_value("X-Raceway-Key"), req.get_header_value("Authorization")));
+}
+
+int ReadBoundedBody(const httplib::ContentReader& read, size_t max_bytes, httplib::Response& res,
+                    std::string* body) {
+  bool too_big = false;
+  const bool ok = read([&](const char* data, size_t n) {
+    too_big = n > max_bytes - std::min(max_bytes, body->size());
+    if (!too_big) body->append(data, n);
+    return !too_big;
+  });
+  if (ok) return 0;
+  res.set_header("Connection", "close");
+  // httplib sets 413 itself for a Content-Length over the server's bound.
+  if (too_big || res.status == 413) return 413;
+  return res.status == 415 ? 415 : 400;
 }
 
 HttpServerThread::HttpServerThread() : server_(std::make_unique<httplib::Server>()) {}

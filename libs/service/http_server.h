@@ -16,6 +16,7 @@
 #include "libs/service/rate_limiter.h"
 
 namespace httplib {
+class ContentReader;
 class Server;
 struct Request;
 struct Response;
@@ -37,9 +38,20 @@ struct HttpRateLimit {
       refuse;
 };
 
-// The API key a request presents: "X-Raceway-Key: <key>", else
-// "Authorization: Bearer <key>"; "" when none.
+// The API key a request presents (SelectApiKey in grpc_util.h: the rule
+// gRPC uses too); "" when none.
 std::string PresentedApiKey(const httplib::Request& request);
+
+// Reads a request body through a content-reader route's `read` into
+// `body`, refusing it as soon as it passes `max_bytes`: the one bound for
+// every transfer encoding (httplib checks only a Content-Length before
+// reading; chunked and compressed bodies are bounded here while they
+// arrive, decoded). Returns 0 when read, else the HTTP status to answer:
+// 413 over the bound, 415 an unsupported Content-Encoding, 400 a body that
+// could not be read; on failure `res` gets "Connection: close" (the rest of
+// the body cannot stay on the connection).
+int ReadBoundedBody(const httplib::ContentReader& read, size_t max_bytes, httplib::Response& res,
+                    std::string* body);
 
 class HttpServerThread {
  public:

@@ -74,6 +74,9 @@ int RunServiceMain(const char* program, int argc, char** argv,
   }
   SetLogLevel(config->log_level);
   LogConfigWarnings(*config);
+  // The effective mode, so a key that did not take effect is visible.
+  Log(LogLevel::kInfo, AuthModeText(config->auth.ingest_keys), {{"api", "ingest"}});
+  Log(LogLevel::kInfo, AuthModeText(config->auth.query_keys), {{"api", "query"}});
   auto storage = storage::OpenStorage(config->storage);
   if (!storage.ok()) {
     Log(LogLevel::kError, "cannot open storage",

@@ -71,6 +71,8 @@ absl::Status ServerError(int http_status, size_t max_body_bytes) {
     case 413:
       return absl::OutOfRangeError(
           absl::StrCat("request body is larger than ", max_body_bytes, " bytes"));
+    case 415:
+      return absl::UnimplementedError("Content-Encoding: not supported (gzip, deflate and br are)");
     case 414:
     case 431:
       return absl::OutOfRangeError("request line or headers are too large");
@@ -93,14 +95,27 @@ absl::StatusOr<std::unique_ptr<HttpIntake>> HttpIntake::Start(const std::string&
   HttpIntake* self = http.get();
   auto& server = http->http_.server();
   server.set_payload_max_length(MaxBodyBytes(intake.limits()));
-  server.Post("/events", [self](const httplib::Request& req, httplib::Response& res) {
-    self->HandleEvents(req, res);
-  });
+  // A content-reader route: the body is bounded while it arrives, whatever
+  // its transfer encoding (ReadBoundedBody).
+  server.Post("/events",
+              [self](const httplib::Request& req, httplib::Response& res,
+                     const httplib::ContentReader& read) { self->HandleEvents(req, res, read); });
   server.Get("/health",
              [self](const httplib::Request&, httplib::Response& res) { self->HandleHealth(res); });
   server.Get("/status", [self](const httplib::Request& req, httplib::Response& res) {
     self->HandleStatus(req, res);
   });
+  // Any other path or method with a body: answered (404/405 below) without
+  // reading it, so httplib never buffers an unbounded chunked body.
+  const auto unrouted = [](const httplib::Request&, httplib::Response& res,
+                           const httplib::ContentReader&) {
+    res.status = 404;
+    res.set_header("Connection", "close");
+  };
+  server.Post(".*", unrouted);
+  server.Put(".*", unrouted);
+  server.Patch(".*", unrouted);
+  server.Delete(".*", unrouted);
   // Runs for every answer >= 400; the routes' own answers carry a body.
   server.set_error_handler(httplib::Server::HandlerWithResponse(
       [self](const httplib::Request& req, httplib::Response& res) {
@@ -125,9 +140,20 @@ bool HttpIntake::Authorized(const httplib::Request& req, httplib::Response& res)
   return false;
 }
 
-void HttpIntake::HandleEvents(const httplib::Request& req, httplib::Response& res) {
-  if (!Authorized(req, res)) return;
-  auto batch = ParseSdkBatch(req.body, intake_.limits());
+void HttpIntake::HandleEvents(const httplib::Request& req, httplib::Response& res,
+                              const httplib::ContentReader& read) {
+  if (!Authorized(req, res)) {
+    res.set_header("Connection", "close");  // Its body was not read.
+    return;
+  }
+  const size_t max_body = MaxBodyBytes(intake_.limits());
+  std::string body;
+  if (const int http_status = service::ReadBoundedBody(read, max_body, res, &body);
+      http_status != 0) {
+    Reply(res, http_status, SdkErrorJson(ServerError(http_status, max_body)));
+    return;
+  }
+  auto batch = ParseSdkBatch(body, intake_.limits());
   if (!batch.ok()) {
     Reply(res, HttpStatusForError(batch.status()), SdkErrorJson(batch.status()));
     return;

@@ -49,6 +49,7 @@
 #include "services/ingest/group_committer.h"
 
 namespace httplib {
+class ContentReader;
 struct Request;
 struct Response;
 }  // namespace httplib
@@ -82,7 +83,8 @@ class HttpIntake {
   // False (and `response` holds the 401) when auth is on and the request
   // presents no valid key.
   bool Authorized(const httplib::Request& request, httplib::Response& response) const;
-  void HandleEvents(const httplib::Request& request, httplib::Response& response);
+  void HandleEvents(const httplib::Request& request, httplib::Response& response,
+                    const httplib::ContentReader& read);
   void HandleHealth(httplib::Response& response);
   void HandleStatus(const httplib::Request& request, httplib::Response& response);
   // Fills the JSON body of an error answer the routes did not write (404,

@@ -22,6 +22,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 std::vector<std::string> WarningKeys(const Config& c) {
   std::vector<std::string> keys;
@@ -251,7 +252,7 @@ TEST(LoadConfigTest, FileThenEnvironmentThenFlags) {
       {"RACEWAY_AUTH_INGEST_KEYS", "key-a, key-b"},
       {"RACEWAY_STORAGE_SQLITE_AUTO_MIGRATE", "no"},
       {"RACEWAY_QUERY_RATE_LIMIT_RPM", "300"},
-      // RACEWAY_* names that map to no key are not ours to judge.
+      // The test harness's variables are not settings and are allowed.
       {"RACEWAY_TEST_POSTGRES_URL", "postgres://elsewhere"}};
   auto env_only = LoadConfig(file.path(), env, {});
   ASSERT_TRUE(env_only.ok()) << env_only.status();
@@ -289,6 +290,58 @@ TEST(LoadConfigTest, EnvironmentAndFlagErrorsNameTheirSource) {
   // The reference keys exist in the file only.
   EXPECT_THAT(ErrorOf(LoadConfig("", {}, {"--server.port=9000"})),
               HasSubstr("unknown key \"server.port\""));
+}
+
+// Issue 13: a misspelled override must not be ignored silently
+// (RACEWAY_AUTH_INGEST_KEY=s3cret used to leave auth off).
+TEST(LoadConfigTest, UnknownRacewayEnvironmentVariablesFailNamingTheVariable) {
+  const std::string typo = ErrorOf(LoadConfig("", {{"RACEWAY_AUTH_INGEST_KEY", "s3cret"}}, {}));
+  EXPECT_THAT(typo, HasSubstr("environment variable RACEWAY_AUTH_INGEST_KEY"));
+  EXPECT_THAT(typo, Not(HasSubstr("s3cret")));  // Never echo a value that may be a key.
+  EXPECT_THAT(ErrorOf(LoadConfig("", {{"RACEWAY_INGEST_BACH_SIZE", "3"}}, {})),
+              HasSubstr("RACEWAY_INGEST_BACH_SIZE"));
+  EXPECT_THAT(ErrorOf(LoadConfig("", {{"RACEWAY_STORAGE", "sqlite"}}, {})),
+              HasSubstr("RACEWAY_STORAGE"));
+  EXPECT_THAT(ErrorOf(LoadConfig("", {{"RACEWAY_", ""}}, {})), HasSubstr("RACEWAY_"));
+  // Case matters: environment names are upper-case, like the shell's.
+  EXPECT_THAT(ErrorOf(LoadConfig("", {{"RACEWAY_ingest_batch_size", "3"}}, {})),
+              HasSubstr("RACEWAY_ingest_batch_size"));
+  // The reference's file-only keys have no environment variable.
+  EXPECT_THAT(ErrorOf(LoadConfig("", {{"RACEWAY_SERVER_PORT", "9000"}}, {})),
+              HasSubstr("RACEWAY_SERVER_PORT"));
+  // Other programs' variables are none of ours.
+  auto other = LoadConfig("", {{"RACEWAYS_X", "1"}, {"PATH", "/bin"}, {"raceway_x", "1"}}, {});
+  EXPECT_TRUE(other.ok()) << other.status();
+}
+
+TEST(LoadConfigTest, VariablesOfTheCliTestsAndScriptsAreAllowed) {
+  const std::map<std::string, std::string> env = {
+      {"RACEWAY_TEST_POSTGRES_URL", "postgres://127.0.0.1:1/x"},
+      {"RACEWAY_TEST_MYSQL_URL", "mysql://127.0.0.1:1/x"},
+      {"RACEWAY_TEST_STOP_POSTGRES", "true"},
+      {"RACEWAY_TEST_SANITIZERS", "1"},
+      {"RACEWAY_REQUIRE_ENV", "1"},
+      {"RACEWAY_JOBS", "2"},
+      {"RACEWAY_BENCH_BATCH", "100"},
+      {"RACEWAY_BENCH_STORAGE_URLS", "sqlite"},
+      {"RACEWAY_STORAGE_TEST_SCALE", "2"},
+      {"RACEWAY_API_KEY", "k"},
+      {"RACEWAY_INGEST_ADDR", "127.0.0.1:50051"},
+      {"RACEWAY_QUERY_ADDR", "127.0.0.1:50052"},
+      {"RACEWAY_WEB_URL", "http://127.0.0.1:1"},
+      {"RACEWAY_DEMO_TRACE", "t"},
+      {"RACEWAY_ORIGIN_ALLOWED", "http://a"},
+      {"RACEWAY_ORIGIN_OTHER", "http://b"},
+      {"RACEWAY_AUTH_INGEST_KEYS", "s3cret"}};
+  auto c = LoadConfig("", env, {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_THAT(c->auth.ingest_keys, ElementsAre("s3cret"));
+}
+
+TEST(LoadConfigTest, AuthModeTextCountsTheKeys) {
+  EXPECT_EQ(AuthModeText({}), "auth: off");
+  EXPECT_EQ(AuthModeText({"a"}), "auth: on (1 key)");
+  EXPECT_EQ(AuthModeText({"a", "b"}), "auth: on (2 keys)");
 }
 
 // ------------------------------------------------- the reference's sections
