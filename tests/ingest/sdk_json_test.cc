@@ -313,6 +313,19 @@ TEST(SdkJsonBody, MalformedBodiesAreInvalidArgument) {
   }
 }
 
+// The hostile probe's body: a single-quoted string holding a double quote
+// once hid the nesting that follows it from the depth guard (14 s of CPU).
+TEST(SdkJsonBody, SingleQuotedStringDoesNotHideNesting) {
+  std::string body = R"({"events":[{"x":'"'}, )";
+  for (int i = 0; i < 20000; ++i) body += "[";
+  for (int i = 0; i < 20000; ++i) body += "]";
+  body += "]}";
+  auto batch = ParseSdkBatch(body, model::ValidationLimits{});
+  ASSERT_FALSE(batch.ok());
+  EXPECT_EQ(batch.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(batch.status().message()), HasSubstr("nested deeper than 100 levels"));
+}
+
 TEST(SdkJsonBody, NestingBeyondTheParserLimitIsRejectedNotCrashing) {
   std::string deep = "{\"events\": [";
   for (int i = 0; i < 5000; ++i) deep += "[";
