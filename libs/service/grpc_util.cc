@@ -4,15 +4,37 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
 namespace raceway::service {
 
+namespace {
+constexpr char kRetryAfterPayload[] = "type.raceway.dev/retry-after-ms";
+}  // namespace
+
+absl::Status WithRetryAfter(absl::Status status, std::chrono::milliseconds delay) {
+  status.SetPayload(kRetryAfterPayload, absl::Cord(absl::StrCat(delay.count())));
+  return status;
+}
+
+std::optional<std::chrono::milliseconds> RetryAfter(const absl::Status& status) {
+  const auto payload = status.GetPayload(kRetryAfterPayload);
+  int64_t ms = 0;
+  if (!payload || !absl::SimpleAtoi(std::string(*payload), &ms) || ms < 0) return std::nullopt;
+  return std::chrono::milliseconds(ms);
+}
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+  const auto code = static_cast<grpc::StatusCode>(status.code());
+  if (const auto delay = RetryAfter(status)) {
+    return WithRetryInfo(code, std::string(status.message()), *delay);
+  }
+  return grpc::Status(code, std::string(status.message()));
 }
 
 grpc::Status WithRetryInfo(grpc::StatusCode code, const std::string& message,

@@ -19,7 +19,16 @@
 
 namespace raceway::service {
 
-// Same code and message (absl and gRPC codes are numerically identical).
+// A retry delay carried inside an absl::Status (as a payload) from the
+// layer that knows it (the ingest committer: its current backoff, or the
+// configured hint when it is full) to every layer that answers a client
+// (gRPC RetryInfo, stream acks' retry_after_ms, HTTP Retry-After), so all
+// of them send the same figure.
+absl::Status WithRetryAfter(absl::Status status, std::chrono::milliseconds delay);
+std::optional<std::chrono::milliseconds> RetryAfter(const absl::Status& status);
+
+// Same code and message (absl and gRPC codes are numerically identical);
+// RetryInfo in the details when the status carries a retry delay.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // RESOURCE_EXHAUSTED or UNAVAILABLE carrying google.rpc.RetryInfo in the

@@ -76,4 +76,18 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
+bool LogThrottle::Admit(uint64_t* suppressed) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  int64_t next = next_ns_.load(std::memory_order_relaxed);
+  const int64_t interval = std::chrono::nanoseconds(interval_).count();
+  if (now < next || !next_ns_.compare_exchange_strong(next, now + interval)) {
+    suppressed_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  *suppressed = suppressed_.exchange(0, std::memory_order_relaxed);
+  return true;
+}
+
 }  // namespace raceway::service

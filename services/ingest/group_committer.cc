@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "libs/service/grpc_util.h"
 
 namespace raceway::ingest {
 
@@ -24,13 +25,17 @@ absl::Status GroupCommitter::Enqueue(std::vector<const raceway::v1::Event*> even
   {
     storage::common::MutexLock lock(&mu_);
     if (draining_)
-      return absl::UnavailableError("ingest is shutting down; retry on another replica");
+      return service::WithRetryAfter(
+          absl::UnavailableError("ingest is shutting down; retry on another replica"),
+          options_.retry_after);
     // A request larger than the whole bound is still admitted into an
     // empty buffer, so a legal batch can never be refused forever.
     if (buffered_bytes_ > 0 && buffered_bytes_ + bytes > options_.max_buffered_bytes) {
-      return absl::ResourceExhaustedError(absl::StrCat("ingest buffer full (", buffered_bytes_,
-                                                       " of ", options_.max_buffered_bytes,
-                                                       " bytes buffered); retry later"));
+      return service::WithRetryAfter(
+          absl::ResourceExhaustedError(absl::StrCat("ingest buffer full (", buffered_bytes_, " of ",
+                                                    options_.max_buffered_bytes,
+                                                    " bytes buffered); retry later")),
+          options_.retry_after);
     }
     // While the database is down the queue ages because of the outage, not
     // load: the commit attempts answer UNAVAILABLE, the outage contract.
@@ -38,9 +43,11 @@ absl::Status GroupCommitter::Enqueue(std::vector<const raceway::v1::Event*> even
       const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
           Clock::now() - queue_.front().enqueued);
       if (waited > options_.max_queue_delay) {
-        return absl::ResourceExhaustedError(
-            absl::StrCat("ingest is behind: the oldest queued batch has waited ", waited.count(),
-                         " ms (limit ", options_.max_queue_delay.count(), " ms); retry later"));
+        return service::WithRetryAfter(
+            absl::ResourceExhaustedError(absl::StrCat(
+                "ingest is behind: the oldest queued batch has waited ", waited.count(),
+                " ms (limit ", options_.max_queue_delay.count(), " ms); retry later")),
+            options_.retry_after);
       }
     }
     queued_events_ += events.size();
@@ -166,16 +173,28 @@ void GroupCommitter::Commit(std::vector<Request>& group) {
   std::vector<CommitResult> results;
   absl::Status status = CommitOnce(group, results);
   if (status.ok()) {
+    bool recovered;
     {
       storage::common::MutexLock lock(&mu_);
+      recovered = storage_down_;
       storage_down_ = false;
       backoff_ = std::chrono::milliseconds(0);
     }
+    if (recovered) service::Log(service::LogLevel::kInfo, "storage commits again");
     Release(group);
     for (size_t i = 0; i < group.size(); ++i) group[i].done(absl::OkStatus(), results[i]);
     return;
   }
   if (observer_) observer_->OnStorageError(status);
+  if (uint64_t suppressed = 0; failure_log_.Admit(&suppressed)) {
+    size_t events = 0;
+    for (const auto& r : group) events += r.events.size();
+    service::Log(service::LogLevel::kError, "storage commit failed",
+                 {{"error", status.ToString()},
+                  {"requests", absl::StrCat(group.size())},
+                  {"events", absl::StrCat(events)},
+                  {"similar_failures_not_logged", absl::StrCat(suppressed)}});
+  }
   if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status) || absl::IsAborted(status) ||
       absl::IsResourceExhausted(status)) {
     // Transient: nothing was committed. Tell the clients to retry (their
@@ -188,9 +207,10 @@ void GroupCommitter::Commit(std::vector<Request>& group) {
       retry = std::max(backoff_, options_.retry_after);
     }
     Release(group);
-    const absl::Status answer =
+    const absl::Status answer = service::WithRetryAfter(
         absl::UnavailableError(absl::StrCat("storage unavailable, nothing committed (retry in ",
-                                            retry.count(), " ms): ", status.message()));
+                                            retry.count(), " ms): ", status.message())),
+        retry);
     for (auto& r : group) r.done(answer, CommitResult{});
     return;
   }

@@ -22,6 +22,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "libs/service/log.h"
 #include "libs/storage/common/mutex.h"
 #include "libs/storage/storage.h"
 #include "raceway/v1/event.pb.h"
@@ -37,6 +38,9 @@ struct CommitterOptions {
   // bound alone would let the queue hold minutes of work on a slow database.
   std::chrono::milliseconds max_queue_delay{0};
   uint32_t flushers = 2;  // Transactions that may be in flight at once.
+  // The retry delay every refusal carries (service::RetryAfter) while the
+  // database is healthy (full buffer, shutting down); an outage's
+  // refusals carry the current backoff instead, when longer.
   std::chrono::milliseconds retry_after{200};
   // Backoff between attempts while the database is failing.
   std::chrono::milliseconds min_backoff{50};
@@ -111,6 +115,8 @@ class GroupCommitter {
   uint64_t buffered_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // Queued + in flight.
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   bool storage_down_ ABSL_GUARDED_BY(mu_) = false;
+  // Failed commits are logged with their cause, at most one line per 5 s.
+  service::LogThrottle failure_log_{std::chrono::seconds(5)};
   std::chrono::milliseconds backoff_ ABSL_GUARDED_BY(mu_){0};
   std::vector<std::thread> flushers_;
 };

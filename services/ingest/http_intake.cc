@@ -10,6 +10,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "libs/model/uuid.h"
 #include "libs/model/validation.h"
+#include "libs/service/connect_json.h"
 #include "libs/service/grpc_util.h"
 #include "libs/service/version.h"
 #include "services/ingest/sdk_json.h"
@@ -59,6 +60,16 @@ std::string StorageState(const absl::Status& status) {
 void Reply(httplib::Response& res, int status, std::string body) {
   res.status = status;
   res.set_content(std::move(body), "application/json");
+}
+
+// A refused batch: its error, plus Retry-After (whole seconds, rounded up)
+// when the refusal carries a retry delay, the same one gRPC clients get.
+void ReplyRefusal(httplib::Response& res, const absl::Status& status) {
+  Reply(res, HttpStatusForError(status), SdkErrorJson(status));
+  if (const auto delay = service::RetryAfter(status)) {
+    res.set_header("Retry-After",
+                   absl::StrCat(std::chrono::ceil<std::chrono::seconds>(*delay).count()));
+  }
 }
 
 // The status an error answer of the HTTP server itself stands for.
@@ -146,6 +157,19 @@ void HttpIntake::HandleEvents(const httplib::Request& req, httplib::Response& re
     res.set_header("Connection", "close");  // Its body was not read.
     return;
   }
+  // Only JSON bodies: a web page on another origin can POST text/plain
+  // without a preflight, never application/json, so this keeps pages a
+  // developer visits from writing events (the port sends no CORS headers).
+  if (const std::string type = req.get_header_value("Content-Type");
+      !service::IsConnectJsonContentType(type)) {
+    Reply(res, 415,
+          SdkErrorJson(absl::InvalidArgumentError(absl::StrCat(
+              "Content-Type \"", model::EchoSafe(type, 128),
+              "\" is not accepted: send the events as application/json"))));
+    res.set_header("Accept-Post", "application/json");
+    res.set_header("Connection", "close");  // Its body was not read.
+    return;
+  }
   const size_t max_body = MaxBodyBytes(intake_.limits());
   std::string body;
   if (const int http_status = service::ReadBoundedBody(read, max_body, res, &body);
@@ -167,16 +191,12 @@ void HttpIntake::HandleEvents(const httplib::Request& req, httplib::Response& re
         promise.set_value({status, std::move(result)});
       });
   if (!queued.ok()) {
-    Reply(res, HttpStatusForError(queued), SdkErrorJson(queued));
-    if (absl::IsResourceExhausted(queued) || absl::IsUnavailable(queued)) {
-      res.set_header("Retry-After", "1");
-    }
+    ReplyRefusal(res, queued);
     return;
   }
   auto [status, result] = future.get();
   if (!status.ok()) {
-    Reply(res, HttpStatusForError(status), SdkErrorJson(status));
-    res.set_header("Retry-After", "1");
+    ReplyRefusal(res, status);
     return;
   }
   Reply(res, HttpStatusForResult(result), SdkResultJson(result));

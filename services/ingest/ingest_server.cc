@@ -29,8 +29,7 @@ class IngestServerImpl final : public IngestServer {
         intake_(committer_, metrics_, LimitsFrom(config.ingest)),
         service_(
             intake_, metrics_, config.auth.ingest_keys,
-            StreamLimits{.max_in_flight_per_stream = 32,
-                         .retry_after = std::chrono::milliseconds(config.ingest.retry_after_ms)}) {}
+            StreamLimits{.max_in_flight_per_stream = 32}) {}
 
   ~IngestServerImpl() override { Shutdown(); }
 

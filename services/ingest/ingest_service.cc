@@ -1,6 +1,8 @@
 #include "services/ingest/ingest_service.h"
 
+#include <algorithm>
 #include <deque>
+#include <limits>
 #include <memory>
 
 #include "absl/base/thread_annotations.h"
@@ -8,22 +10,6 @@
 #include "libs/storage/common/mutex.h"
 
 namespace raceway::ingest {
-namespace {
-
-// Whole-request refusals carry RetryInfo when a retry can succeed.
-grpc::Status RefusalStatus(const absl::Status& s, std::chrono::milliseconds retry_after) {
-  if (absl::IsResourceExhausted(s)) {
-    return service::WithRetryInfo(grpc::StatusCode::RESOURCE_EXHAUSTED, std::string(s.message()),
-                                  retry_after);
-  }
-  if (absl::IsUnavailable(s)) {
-    return service::WithRetryInfo(grpc::StatusCode::UNAVAILABLE, std::string(s.message()),
-                                  retry_after);
-  }
-  return service::ToGrpcStatus(s);
-}
-
-}  // namespace
 
 grpc::ServerUnaryReactor* IngestServiceImpl::Submit(grpc::CallbackServerContext* context,
                                                     const raceway::v1::SubmitRequest* request,
@@ -34,18 +20,19 @@ grpc::ServerUnaryReactor* IngestServiceImpl::Submit(grpc::CallbackServerContext*
     reactor->Finish(auth);
     return reactor;
   }
-  const auto retry_after = limits_.retry_after;
+  // Refusals carry RetryInfo when a retry can succeed (the committer's
+  // delay, service::RetryAfter).
   absl::Status queued = intake_.Submit(
       request->events(),
-      [reactor, response, retry_after](const absl::Status& status, raceway::v1::BatchResult r) {
+      [reactor, response](const absl::Status& status, raceway::v1::BatchResult r) {
         if (!status.ok()) {
-          reactor->Finish(RefusalStatus(status, retry_after));
+          reactor->Finish(service::ToGrpcStatus(status));
           return;
         }
         *response->mutable_result() = std::move(r);
         reactor->Finish(grpc::Status::OK);
       });
-  if (!queued.ok()) reactor->Finish(RefusalStatus(queued, retry_after));
+  if (!queued.ok()) reactor->Finish(service::ToGrpcStatus(queued));
   return reactor;
 }
 
@@ -53,7 +40,8 @@ grpc::ServerUnaryReactor* IngestServiceImpl::Submit(grpc::CallbackServerContext*
 // max_in_flight_per_stream; acks are written one at a time in completion
 // order. Finish is called only when reads are over and no batch of this
 // stream is still waiting for its commit, so no callback outlives the
-// reactor.
+// reactor. A cancelled stream ends its reads at once (paused or not) and
+// finishes when its last batch has been answered.
 class IngestServiceImpl::StreamReactor final
     : public grpc::ServerBidiReactor<raceway::v1::StreamRequest, raceway::v1::StreamAck> {
  public:
@@ -61,6 +49,8 @@ class IngestServiceImpl::StreamReactor final
       : service_(service) {
     if (grpc::Status auth = service::CheckApiKey(*context, service_.api_keys_); !auth.ok()) {
       service_.metrics_.Refused("unauthenticated");
+      storage::common::MutexLock lock(&mu_);
+      finished_ = true;  // A later OnCancel must not finish twice.
       Finish(auth);
       return;
     }
@@ -111,6 +101,10 @@ class IngestServiceImpl::StreamReactor final
   void OnCancel() override {
     storage::common::MutexLock lock(&mu_);
     cancelled_ = true;
+    // Reads paused at the in-flight limit have no read outstanding, so no
+    // OnReadDone(false) will end them: end them here.
+    StartNextReadLocked();
+    MaybeFinishLocked();
   }
 
   void OnDone() override { delete this; }
@@ -125,8 +119,9 @@ class IngestServiceImpl::StreamReactor final
       *ack.mutable_result() = std::move(result);
     } else {
       ack.set_message(std::string(status.message()));
-      if (absl::IsUnavailable(status) || absl::IsResourceExhausted(status)) {
-        ack.set_retry_after_ms(static_cast<uint32_t>(service_.limits_.retry_after.count()));
+      if (const auto delay = service::RetryAfter(status)) {
+        ack.set_retry_after_ms(static_cast<uint32_t>(
+            std::min<int64_t>(delay->count(), std::numeric_limits<uint32_t>::max())));
       }
     }
     storage::common::MutexLock lock(&mu_);
@@ -138,7 +133,12 @@ class IngestServiceImpl::StreamReactor final
   }
 
   void StartNextReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (reading_ || reads_done_ || finished_ || cancelled_) return;
+    if (reading_ || reads_done_ || finished_) return;
+    if (cancelled_) {
+      // No read is started after a cancel, so none will report the end.
+      reads_done_ = true;
+      return;
+    }
     if (in_flight_ + acks_.size() >= service_.limits_.max_in_flight_per_stream) return;
     read_buffer_ = std::make_unique<raceway::v1::StreamRequest>();
     reading_ = true;

@@ -18,7 +18,6 @@ struct StreamLimits {
   // Batches of one stream queued or committing at once; further reads wait,
   // which pushes back through HTTP/2 flow control.
   size_t max_in_flight_per_stream = 32;
-  std::chrono::milliseconds retry_after{200};
 };
 
 class IngestServiceImpl final : public raceway::v1::IngestService::CallbackService {

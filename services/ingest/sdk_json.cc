@@ -20,6 +20,7 @@
 #include "google/protobuf/util/type_resolver.h"
 #include "google/protobuf/util/type_resolver_util.h"
 #include "libs/model/uuid.h"
+#include "services/ingest/sdk_body_scanner.h"
 
 namespace raceway::ingest {
 namespace {
@@ -54,254 +55,6 @@ std::string FirstLine(std::string_view s) {
   while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.remove_suffix(1);
   return std::string(line);
 }
-
-// Where each event's duration numbers sit in the body text. Protobuf's JSON
-// parser reads every number as a double, which cannot carry 2^53 + 1 ns nor
-// the decimal 1.0000005 exactly, and it refuses Python's NaN / Infinity and
-// 1e400 for the whole body; so the durations are read from their own text.
-struct DurationTokens {
-  std::string_view duration_ns;  // metadata.duration_ns
-  std::string_view duration_ms;  // kind.HttpResponse / kind.DatabaseQuery .duration_ms
-};
-
-struct ScannedBody {
-  std::vector<DurationTokens> events;  // By index in "events"; may be shorter.
-  // The body with the duration tokens protobuf cannot parse (NaN, Infinity,
-  // -Infinity, numbers beyond a double) replaced by null; empty = unchanged.
-  std::string rewritten;
-};
-
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-// RFC 8259 number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-bool IsJsonNumber(std::string_view t) {
-  size_t i = 0;
-  if (i < t.size() && t[i] == '-') ++i;
-  if (i >= t.size() || !IsDigit(t[i])) return false;
-  if (t[i++] != '0') {
-    while (i < t.size() && IsDigit(t[i])) ++i;
-  }
-  if (i < t.size() && t[i] == '.') {
-    if (++i >= t.size() || !IsDigit(t[i])) return false;
-    while (i < t.size() && IsDigit(t[i])) ++i;
-  }
-  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
-    if (++i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
-    if (i >= t.size() || !IsDigit(t[i])) return false;
-    while (i < t.size() && IsDigit(t[i])) ++i;
-  }
-  return i == t.size();
-}
-
-// A token protobuf's parser refuses but that names a number (Python's json
-// writes NaN and Infinity): replaced by null so the field can be named.
-bool NeedsReplacing(std::string_view t) {
-  if (t == "NaN" || t == "Infinity" || t == "-Infinity") return true;
-  if (!IsJsonNumber(t)) return false;  // Garbage stays: the body is not JSON.
-  double d;
-  return std::from_chars(t.data(), t.data() + t.size(), d).ec == std::errc::result_out_of_range;
-}
-
-// One pass over the body that tracks the path of every value, to (1) bound
-// the nesting depth before protobuf's transcoder runs (it spends time
-// quadratic in the depth of arrays: 20k levels = 15 s of CPU from a 40 KB
-// body) and (2) find the duration tokens. Not a validating parser: it
-// accepts what protobuf's lenient parser accepts ('single quotes', bare
-// keys, trailing commas) and leaves errors to it. Returns false when
-// nested deeper than `max_depth`.
-class BodyScanner {
- public:
-  BodyScanner(std::string_view text, int max_depth) : text_(text), max_depth_(max_depth) {}
-
-  bool Run(ScannedBody* out) {
-    while (pos_ < text_.size()) {
-      const char c = text_[pos_];
-      switch (c) {
-        case ' ':
-        case '\t':
-        case '\n':
-        case '\r':
-          ++pos_;
-          break;
-        case '{':
-        case '[':
-          if (static_cast<int>(frames_.size()) >= max_depth_) return false;
-          frames_.push_back(Frame{ValueStart(), c == '{'});
-          ++pos_;
-          break;
-        case '}':
-        case ']':
-          if (!frames_.empty()) frames_.pop_back();
-          ++pos_;
-          break;
-        case ',':
-          if (!frames_.empty() && frames_.back().object) {
-            frames_.back().expect_key = true;
-            frames_.back().value_role = Role::kOther;
-          }
-          ++pos_;
-          break;
-        case ':':
-          if (!frames_.empty()) frames_.back().expect_key = false;
-          ++pos_;
-          break;
-        case '"':
-        case '\'':
-          if (InKey()) {
-            Key(ReadString(/*decode=*/frames_.back().role != Role::kOther));
-          } else {
-            ValueStart();
-            ReadString(/*decode=*/false);
-          }
-          break;
-        default: {
-          const std::string_view token = ReadBareToken();
-          if (InKey()) {
-            Key(std::string(token));
-          } else {
-            Scalar(ValueStart(), token);
-          }
-        }
-      }
-    }
-    out->events = std::move(events_);
-    if (!replaced_.empty()) {
-      size_t from = 0;
-      for (std::string_view t : replaced_) {
-        const size_t at = static_cast<size_t>(t.data() - text_.data());
-        out->rewritten.append(text_.substr(from, at - from));
-        out->rewritten.append("null");
-        from = at + t.size();
-      }
-      out->rewritten.append(text_.substr(from));
-    }
-    return true;
-  }
-
- private:
-  // What a value is, by its path: the root object, its "events" array, an
-  // event, the event's "metadata" / "kind" object, the HttpResponse or
-  // DatabaseQuery payload, and the two duration slots.
-  enum class Role : uint8_t {
-    kOther,
-    kRoot,
-    kEvents,
-    kEvent,
-    kMetadata,
-    kKind,
-    kKindPayload,
-    kDurationNs,
-    kDurationMs
-  };
-  struct Frame {
-    Role role;
-    bool object;
-    bool expect_key = true;          // Objects: the next string is a key.
-    Role value_role = Role::kOther;  // Role of the value under the current key.
-  };
-
-  bool InKey() const {
-    return !frames_.empty() && frames_.back().object && frames_.back().expect_key;
-  }
-
-  // A value starts here: its role, from the enclosing frame.
-  Role ValueStart() {
-    if (frames_.empty()) return Role::kRoot;
-    Frame& f = frames_.back();
-    if (f.object) return f.value_role;
-    if (f.role != Role::kEvents) return Role::kOther;
-    ++event_;
-    return Role::kEvent;
-  }
-
-  void Key(const std::string& key) {
-    Frame& f = frames_.back();
-    f.expect_key = false;
-    switch (f.role) {
-      case Role::kRoot:
-        f.value_role = key == "events" ? Role::kEvents : Role::kOther;
-        break;
-      case Role::kEvent:
-        f.value_role = key == "metadata" ? Role::kMetadata
-                       : key == "kind"   ? Role::kKind
-                                         : Role::kOther;
-        break;
-      case Role::kMetadata:
-        f.value_role = key == "duration_ns" ? Role::kDurationNs : Role::kOther;
-        break;
-      case Role::kKind:
-        f.value_role =
-            key == "HttpResponse" || key == "DatabaseQuery" ? Role::kKindPayload : Role::kOther;
-        break;
-      case Role::kKindPayload:
-        f.value_role = key == "duration_ms" ? Role::kDurationMs : Role::kOther;
-        break;
-      default:
-        f.value_role = Role::kOther;
-    }
-  }
-
-  void Scalar(Role role, std::string_view token) {
-    if (role != Role::kDurationNs && role != Role::kDurationMs) return;
-    if (token == "null" || token == "true" || token == "false") return;
-    if (event_ >= events_.size()) events_.resize(event_ + 1);
-    DurationTokens& d = events_[event_];
-    (role == Role::kDurationNs ? d.duration_ns : d.duration_ms) = token;
-    if (NeedsReplacing(token)) replaced_.push_back(token);
-  }
-
-  // Reads the string at pos_ (either quote). With `decode`, returns its
-  // text with escapes resolved far enough to compare with ASCII key names
-  // (other escaped characters become \x01, which matches no name).
-  std::string ReadString(bool decode) {
-    const char quote = text_[pos_++];
-    std::string out;
-    while (pos_ < text_.size() && text_[pos_] != quote) {
-      char c = text_[pos_++];
-      if (c == '\\' && pos_ < text_.size()) {
-        c = text_[pos_++];
-        if (c == 'u') {
-          unsigned code = 0;
-          int n = 0;
-          for (; n < 4 && pos_ < text_.size(); ++n, ++pos_) {
-            const char h = text_[pos_];
-            const int v = IsDigit(h)               ? h - '0'
-                          : (h >= 'a' && h <= 'f') ? h - 'a' + 10
-                          : (h >= 'A' && h <= 'F') ? h - 'A' + 10
-                                                   : -1;
-            if (v < 0) break;
-            code = code * 16 + static_cast<unsigned>(v);
-          }
-          c = n == 4 && code < 0x80 ? static_cast<char>(code) : '\x01';
-        }
-      }
-      if (decode) out.push_back(c);
-    }
-    ++pos_;  // The closing quote (or past the end).
-    return out;
-  }
-
-  std::string_view ReadBareToken() {
-    const size_t start = pos_;
-    while (pos_ < text_.size()) {
-      const char c = text_[pos_];
-      if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ':' || c == '[' ||
-          c == ']' || c == '{' || c == '}' || c == '"' || c == '\'') {
-        break;
-      }
-      ++pos_;
-    }
-    return text_.substr(start, pos_ - start);
-  }
-
-  const std::string_view text_;
-  const int max_depth_;
-  size_t pos_ = 0;
-  std::vector<Frame> frames_;
-  size_t event_ = static_cast<size_t>(-1);  // Index of the current element of "events".
-  std::vector<DurationTokens> events_;
-  std::vector<std::string_view> replaced_;
-};
 
 // The JSON number `text` times 10^scale, rounded to the nearest integer with
 // halves away from zero, computed on the decimal digits (never through a
@@ -485,7 +238,7 @@ class Converter {
  public:
   // `durations`: the raw text of this event's duration numbers (nullptr when
   // converting a Value that did not come from a body).
-  explicit Converter(const DurationTokens* durations) : durations_(durations) {}
+  explicit Converter(const EventTokens* durations) : durations_(durations) {}
 
   const std::optional<FieldError>& error() const { return error_; }
   bool failed() const { return error_.has_value(); }
@@ -711,6 +464,18 @@ class Converter {
     // RFC 3339 allows lower-case 't'/'z' and (section 5.6 note) a space.
     if (text.size() > 10 && (text[10] == 't' || text[10] == ' ')) text[10] = 'T';
     if (!text.empty() && text.back() == 'z') text.back() = 'Z';
+    // Nanoseconds are the finest stored unit: a 10th digit would be cut off
+    // silently by the parser.
+    if (text.size() > 20 && text[19] == '.') {
+      const size_t end = std::min(text.find_first_not_of("0123456789", 20), text.size());
+      if (const size_t digits = end - 20; digits > 9) {
+        Fail("timestamp", absl::StrCat("has ", digits,
+                                       " fractional digits; at most 9 (nanoseconds) are stored, "
+                                       "got \"",
+                                       model::EchoSafe(v->string_value(), 64), "\""));
+        return;
+      }
+    }
     google::protobuf::Timestamp ts;
     if (!google::protobuf::util::TimeUtil::FromString(text, &ts)) {
       Fail("timestamp", absl::StrCat("must be an RFC 3339 timestamp such as ", kExample,
@@ -900,7 +665,7 @@ class Converter {
     }
   }
 
-  const DurationTokens* const durations_;
+  const EventTokens* const durations_;
   std::optional<FieldError> error_;
 };
 
@@ -969,10 +734,7 @@ absl::StatusOr<SdkBatch> ParseSdkBatch(std::string_view body,
     return absl::InvalidArgumentError("body is empty: expected {\"events\": [...]}");
   }
   ScannedBody scanned;
-  if (!BodyScanner(body, kMaxJsonNesting).Run(&scanned)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("body is not valid JSON: nested deeper than ", kMaxJsonNesting, " levels"));
-  }
+  if (absl::Status s = ScanSdkBody(body, kMaxJsonNesting, &scanned); !s.ok()) return s;
   auto root = ParseJson(scanned.rewritten.empty() ? body : std::string_view(scanned.rewritten));
   if (!root.ok()) return root.status();
   if (root->kind_case() != Value::kStructValue) {
@@ -998,9 +760,19 @@ absl::StatusOr<SdkBatch> ParseSdkBatch(std::string_view body,
   SdkBatch batch;
   batch.events.Reserve(items->size());
   std::vector<bool> failed(static_cast<size_t>(items->size()), false);
+  auto fault = scanned.faults.begin();
   for (int i = 0; i < items->size(); ++i) {
     Event* event = batch.events.Add();
     Value& item = (*items)[i];
+    if (fault != scanned.faults.end() && fault->index == static_cast<size_t>(i)) {
+      // The scan cut this event out of the text the parser saw.
+      batch.rejections.push_back(model::Rejection{
+          static_cast<uint32_t>(i), model::EchoSafe(scanned.events[i].id, 128),
+          FieldError{std::move(fault->field), std::move(fault->reason)}});
+      failed[static_cast<size_t>(i)] = true;
+      ++fault;
+      continue;
+    }
     Converter converter(static_cast<size_t>(i) < scanned.events.size() ? &scanned.events[i]
                                                                        : nullptr);
     converter.ConvertEvent(item, event);

@@ -34,6 +34,7 @@
 //    StateChange.access_type and MemoryFence.ordering are required.
 //  - Unknown keys are ignored (forward compatibility, as serde does).
 //  - Timestamps: RFC 3339 with "Z" or a numeric offset, 0-9 fraction digits
+//    (a 10th digit is refused: nanoseconds are the finest unit stored)
 //    (Python's isoformat "+00:00" works). 't'/'z'/' ' separators are accepted.
 //  - "FunctionReturn" (sent by the Go and Python SDKs, absent from the Rust
 //    model) is stored as Custom{name: "FunctionReturn", data: <its fields>}.
@@ -56,6 +57,15 @@
 //    unless the event sent its own metadata.duration_ns, which then wins.
 //    The reverse direction prints durations as JSON numbers (doubles):
 //    exact up to 2^53 ns.
+//  - Strict JSON (RFC 8259, sdk_body_scanner.h), checked before any
+//    parser runs: single quotes, bare keys, trailing commas, comments,
+//    numbers such as `1.` / `.5` / `01`, bad escapes and raw control
+//    characters make the body INVALID_ARGUMENT naming the byte offset.
+//    Problems confined to one event reject that event only, naming its
+//    field: NaN / Infinity literals outside the duration slots, numbers a
+//    double cannot represent (1e400), a repeated key, and integers beyond
+//    2^53 anywhere in an event (JSON values are kept as doubles, so
+//    9007199254740993 would be stored as ...992: send such ids as strings).
 //  - Nesting: the body may nest arrays/objects up to 100 levels;
 //    deeper bodies are INVALID_ARGUMENT (checked before parsing: protobuf's
 //    transcoder is quadratic in array depth). Per-event JSON depth, size,

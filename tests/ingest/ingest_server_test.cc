@@ -35,6 +35,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
@@ -651,6 +653,124 @@ TEST_P(IngestServerTest, StorageOutageAnswersUnavailableThenRecoversByItself) {
   ExpectStored(events);
 }
 
+// The delay a refusal's message names ("retry in N ms").
+int64_t DelayNamedIn(std::string_view message) {
+  const size_t at = message.find("retry in ");
+  if (at == std::string_view::npos) return -1;
+  return std::strtoll(std::string(message.substr(at + 9)).c_str(), nullptr, 10);
+}
+
+// While storage is down every answer carries the committer's current
+// backoff (which grows past the configured hint), the same figure in the
+// message, gRPC RetryInfo, the stream ack and HTTP Retry-After; before, the
+// hints were the fixed retry_after_ms and a hard-coded "Retry-After: 1".
+TEST_P(IngestServerTest, RetryHintsCarryTheCurrentBackoffEverywhere) {
+  config_.ingest.retry_after_ms = 200;
+  StartServer();
+  faults_->SetDown();
+  const auto events = Trace(3);
+  int64_t last = 0;
+  for (int i = 0; i < 6; ++i) {
+    raceway::v1::SubmitResponse response;
+    const grpc::Status s = Submit(events, &response);
+    ASSERT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+    const int64_t named = DelayNamedIn(s.error_message());
+    ASSERT_GT(named, 0) << s.error_message();
+    const auto hint = service::RetryDelay(s);
+    ASSERT_TRUE(hint.has_value());
+    EXPECT_EQ(hint->count(), named) << s.error_message();
+    last = named;
+  }
+  EXPECT_GT(last, 200) << "the backoff grows past the configured hint while the outage lasts";
+
+  grpc::ClientContext context;
+  auto stream = stub_->Stream(&context);
+  ASSERT_TRUE(stream->Write(MakeRequest(1, events)));
+  raceway::v1::StreamAck ack;
+  ASSERT_TRUE(stream->Read(&ack));
+  EXPECT_EQ(ack.code(), static_cast<int32_t>(grpc::StatusCode::UNAVAILABLE));
+  EXPECT_EQ(static_cast<int64_t>(ack.retry_after_ms()), DelayNamedIn(ack.message()))
+      << ack.message();
+  stream->WritesDone();
+  EXPECT_FALSE(stream->Read(&ack));
+  stream->Finish();
+
+  std::ifstream in(std::string(RACEWAY_SOURCE_DIR) + "/tests/ingest/fixtures/sdk_batch.json");
+  ASSERT_TRUE(in) << "fixture missing";
+  std::stringstream body;
+  body << in.rdbuf();
+  httplib::Client http("127.0.0.1", server_->http_port());
+  auto res = http.Post("/events", body.str(), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503) << res->body;
+  const int64_t named = DelayNamedIn(res->body);
+  ASSERT_GT(named, 0) << res->body;
+  EXPECT_EQ(res->get_header_value("Retry-After"), absl::StrCat((named + 999) / 1000));
+}
+
+// Failed commits are logged with their cause, throttled: an outage that
+// fails every commit writes one line per interval, not one per batch.
+TEST_P(IngestServerTest, StorageFailuresAreLoggedWithTheirCauseThrottled) {
+  StartServer();
+  faults_->SetDown(absl::ResourceExhaustedError("injected: No space left on device"));
+  const std::filesystem::path log_path =
+      std::filesystem::temp_directory_path() / absl::StrCat("raceway_log_", model::NewUuidV4());
+  std::fflush(stderr);
+  const int saved = dup(2);
+  FILE* capture = std::fopen(log_path.c_str(), "w");
+  ASSERT_NE(capture, nullptr);
+  dup2(fileno(capture), 2);
+  for (int i = 0; i < 6; ++i) {
+    raceway::v1::SubmitResponse response;
+    EXPECT_FALSE(Submit(Trace(2), &response).ok());
+  }
+  std::fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  std::fclose(capture);
+  std::ifstream in(log_path);
+  std::string line;
+  int failures = 0;
+  while (std::getline(in, line)) {
+    if (line.find("storage commit failed") == std::string::npos) continue;
+    ++failures;
+    EXPECT_NE(line.find("No space left on device"), std::string::npos) << line;
+    EXPECT_NE(line.find("\"level\":\"error\""), std::string::npos) << line;
+  }
+  std::filesystem::remove(log_path);
+  EXPECT_GE(failures, 1) << "a failed commit must be logged";
+  EXPECT_LT(failures, 6) << "repeated failures are throttled";
+}
+
+// A page on another origin can POST text/plain (or a form) without a
+// preflight: such bodies are refused unread, so no visited web page can
+// write events; JSON (what every SDK sends) is stored.
+TEST_P(IngestServerTest, HttpEventsAcceptOnlyJsonBodies) {
+  StartServer();
+  std::ifstream in(std::string(RACEWAY_SOURCE_DIR) + "/tests/ingest/fixtures/sdk_batch.json");
+  ASSERT_TRUE(in) << "fixture missing";
+  std::stringstream body;
+  body << in.rdbuf();
+  httplib::Client http("127.0.0.1", server_->http_port());
+  for (const char* type : {"text/plain", "text/plain;charset=UTF-8",
+                           "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                           "application/json-patch+json", ""}) {
+    auto res = http.Post("/events", body.str(), type);
+    ASSERT_TRUE(res) << type;
+    EXPECT_EQ(res->status, 415) << type << ": " << res->body;
+    EXPECT_NE(res->body.find("application/json"), std::string::npos) << res->body;
+  }
+  auto count = inner_->CountEvents();
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 0u);
+  auto res = http.Post("/events", body.str(), "application/json; charset=UTF-8");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  count = inner_->CountEvents();
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 20u);
+}
+
 TEST_P(IngestServerTest, ShutdownCommitsWhatWasAccepted) {
   config_.ingest.max_in_flight_flushes = 1;
   StartServer();
@@ -669,6 +789,37 @@ TEST_P(IngestServerTest, ShutdownCommitsWhatWasAccepted) {
   client.join();
   EXPECT_TRUE(done.get_future().get().ok());
   ExpectStored(events);
+}
+
+// A client that cancels a stream whose reads are paused at the in-flight
+// limit (commits stalled) must not keep the reactor alive: before the fix
+// no read was outstanding to report the end, Finish never ran and Shutdown
+// waited forever for the call.
+TEST_P(IngestServerTest, CancelledStreamWithPausedReadsFinishesAndShutdownCompletes) {
+  StartServer();
+  faults_->SetStalled();
+  {
+    grpc::ClientContext context;
+    auto stream = stub_->Stream(&context);
+    // More batches than the per-stream in-flight limit (32): the server
+    // stops reading once 32 are waiting for their stalled commit.
+    for (uint64_t b = 1; b <= 40; ++b) {
+      if (!stream->Write(MakeRequest(b, Trace(1)))) break;
+    }
+    ASSERT_TRUE(faults_->WaitForStalledWriters(1, absl::Seconds(5)));
+    // Let the server take the reads it can; it then pauses (no read posted).
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    context.TryCancel();
+    stream->Finish();
+  }
+  faults_->SetUp();  // The stalled commits complete; their acks cannot be written.
+  auto stopped = std::async(std::launch::async, [this] { server_->Shutdown(); });
+  if (stopped.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    // The server cannot be destroyed while Shutdown blocks: report and leave.
+    ADD_FAILURE() << "Shutdown still blocked 30 s after the cancelled stream's commits completed";
+    std::cerr.flush();
+    std::_Exit(1);
+  }
 }
 
 TEST_P(IngestServerTest, ApiKeysAreEnforced) {

@@ -85,6 +85,20 @@ std::string BodyOf(const std::vector<Value>& events) {
   return ToJson(root);
 }
 
+// `events` as a body, with each "@NAME@" placeholder string replaced by
+// its raw JSON text.
+std::string RawBody(const std::vector<Value>& events,
+                    const std::vector<std::pair<std::string, std::string>>& raw) {
+  std::string body = BodyOf(events);
+  for (const auto& [name, text] : raw) {
+    const std::string quoted = "\"" + name + "\"";
+    const size_t at = body.find(quoted);
+    EXPECT_NE(at, std::string::npos) << name << " in " << body;
+    if (at != std::string::npos) body.replace(at, quoted.size(), text);
+  }
+  return body;
+}
+
 // The fixture's StateChange (index 4) with `mutate` applied.
 Value StateChange(const std::function<void(Value&)>& mutate = {}) {
   Value e = FixtureEvent(4);
@@ -288,9 +302,29 @@ TEST(SdkJsonBody, MalformedBodiesAreInvalidArgument) {
       {"{", "not valid JSON"},
       {"{\"events\": [", "not valid JSON"},
       {"{\"events\": []} trailing", "not valid JSON"},
-      {"{\"events\": [NaN]}", "not valid JSON"},
-      {"{\"events\": [1e400]}", "not valid JSON"},
-      {"{\"events\": [], \"events\": []}", "not valid JSON"},
+      {"{\"events\": [], \"events\": []}", "the key \"events\" is repeated"},
+      {"{\"events\": []", "ends inside a value"},
+      {"{'events': []}", "single-quoted key"},
+      {"{\"events\": ['x']}", "single-quoted string"},
+      {"{events: []}", "key that is not a double-quoted string"},
+      {"{\"events\": [1,]}", "trailing comma before ']'"},
+      {"{\"events\": [], }", "trailing comma before '}'"},
+      {"{\"events\": [1.]}", "'1.' is not a JSON value"},
+      {"{\"events\": [.5]}", "'.5' is not a JSON value"},
+      {"{\"events\": [01]}", "'01' is not a JSON value"},
+      {"{\"events\": [+1]}", "'+1' is not a JSON value"},
+      {"{\"events\": [0x10]}", "'0x10' is not a JSON value"},
+      {"{\"events\": [nan]}", "'nan' is not a JSON value"},
+      {"{\"events\": /* c */ []}", "'/*' is not a JSON value"},
+      {"{\"events\": [\"a\\x\"]}", "invalid escape"},
+      {"{\"events\": [\"\\u12\"]}", "not followed by 4 hex digits"},
+      {"{\"events\": [\"a\tb\"]}", "raw control character"},
+      {"{\"events\" []}", "no ':' after an object key"},
+      {"{\"events\": [1 2]}", "no ',' or ']'"},
+      {"{\"events\": [] \"x\": 1}", "no ',' or '}'"},
+      {"{\"events\": [\"abc]}", "never ends"},
+      {"{\"x\": NaN, \"events\": []}", "NaN is not a JSON number"},
+      {"{\"events\": [], \"x\": {\"a\": 1, \"a\": 2}}", "the key \"a\" is repeated"},
       {"{\"events\": [\"\xff\xfe\"]}", "not valid JSON"},
       {"{\"events\": [\"\\ud800\"]}", "not valid JSON"},
       {"[1, 2]", "must be a JSON object"},
@@ -323,7 +357,88 @@ TEST(SdkJsonBody, SingleQuotedStringDoesNotHideNesting) {
   auto batch = ParseSdkBatch(body, model::ValidationLimits{});
   ASSERT_FALSE(batch.ok());
   EXPECT_EQ(batch.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(batch.status().message()), HasSubstr("single-quoted string"));
+  // Double-quoted, the same nesting meets the depth guard.
+  body.replace(body.find("'\"'"), 3, "\"'\"");
+  batch = ParseSdkBatch(body, model::ValidationLimits{});
+  ASSERT_FALSE(batch.ok());
   EXPECT_THAT(std::string(batch.status().message()), HasSubstr("nested deeper than 100 levels"));
+}
+
+// What protobuf's lenient parser would take but RFC 8259 does not is
+// refused before any parser runs, inside strings and keys too.
+TEST(SdkJsonBody, TheParserOnlyEverSeesStandardJson) {
+  const std::string good = BodyOf({StateChange()});
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"\"variable\":", "'variable':"},
+           {"\"variable\":", "variable:"},
+           {"\"duration_ns\":2000", "\"duration_ns\":2000,"},
+           {"\"duration_ns\":2000", "\"duration_ns\":2e"},
+           {"\"account_lock\"]", "\"account_lock\",]"},
+       }) {
+    std::string body = good;
+    ASSERT_NE(body.find(from), std::string::npos) << from << " in " << body;
+    body.replace(body.find(from), from.size(), to);
+    auto batch = ParseSdkBatch(body, model::ValidationLimits{});
+    ASSERT_FALSE(batch.ok()) << body;
+    EXPECT_EQ(batch.status().code(), absl::StatusCode::kInvalidArgument) << body;
+    EXPECT_THAT(std::string(batch.status().message()), HasSubstr("at byte")) << body;
+  }
+}
+
+// A problem confined to one event of well-formed JSON rejects that event
+// only, naming the field: before, NaN, 1e400, a repeated key or an id-like
+// integer a double rounds refused (or silently changed) the whole batch.
+TEST(SdkJsonBody, ProblemsInsideOneEventRejectOnlyThatEvent) {
+  Value tagged = StateChange();
+  Field(Payload(tagged, "StateChange"), "new_value") = Json(R"({"user_id": "@ID@"})");
+  Value call = FixtureEvent(0);
+  Field(Payload(call, "FunctionCall"), "args") = Str("@ARGS@");
+  const std::string good_id = FixtureEvent(1).struct_value().fields().at("id").string_value();
+  struct Case {
+    Value event;
+    std::string placeholder, text, field, reason;
+  };
+  const std::vector<Case> cases = {
+      {call, "@ARGS@", "NaN", "kind.FunctionCall.args", "NaN is not a JSON number"},
+      {call, "@ARGS@", "[1, -Infinity]", "kind.FunctionCall.args[1]", "-Infinity is not"},
+      {call, "@ARGS@", "{\"x\": 1e400}", "kind.FunctionCall.args.x", "cannot be represented"},
+      {call, "@ARGS@", "{\"a\": 1, \"b\": {\"c\": 2, \"c\": 3}}", "kind.FunctionCall.args.b.c",
+       "repeated"},
+      {tagged, "@ID@", "9007199254740993", "kind.StateChange.new_value.user_id", "send it as a string"},
+      {tagged, "@ID@", "-18446744073709551616", "kind.StateChange.new_value.user_id", "exactly"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.text);
+    const std::string body = RawBody({c.event, FixtureEvent(1)}, {{c.placeholder, c.text}});
+    SdkBatch batch = MustParse(body);
+    EXPECT_EQ(batch.valid_indices, (std::vector<uint32_t>{1})) << "the good event is kept";
+    ASSERT_EQ(batch.rejections.size(), 1u);
+    EXPECT_EQ(batch.rejections[0].index, 0u);
+    EXPECT_EQ(batch.rejections[0].id, c.event.struct_value().fields().at("id").string_value());
+    EXPECT_EQ(batch.rejections[0].error.field, c.field);
+    EXPECT_THAT(batch.rejections[0].error.reason, HasSubstr(c.reason));
+    EXPECT_EQ(batch.events.Get(1).id(), good_id);
+  }
+  // An event that is itself NaN, and a repeated key of the event object.
+  SdkBatch batch = MustParse(RawBody({Str("@X@"), FixtureEvent(1)}, {{"@X@", "NaN"}}));
+  EXPECT_EQ(batch.valid_indices, (std::vector<uint32_t>{1}));
+  ASSERT_EQ(batch.rejections.size(), 1u);
+  EXPECT_EQ(batch.rejections[0].error.field, "");
+  EXPECT_THAT(batch.rejections[0].error.reason, HasSubstr("NaN is not a JSON number"));
+  std::string body = BodyOf({FixtureEvent(1), StateChange()});
+  const std::string trace = "\"trace_id\":";
+  body.insert(body.rfind(trace), "\"trace_id\":\"x\",");
+  batch = MustParse(body);
+  EXPECT_EQ(batch.valid_indices, (std::vector<uint32_t>{0}));
+  ASSERT_EQ(batch.rejections.size(), 1u);
+  EXPECT_EQ(batch.rejections[0].index, 1u);
+  EXPECT_EQ(batch.rejections[0].error.field, "trace_id");
+  // Integers up to 2^53 and floats of any size stay exact as sent.
+  batch = MustParse(RawBody({tagged}, {{"@ID@", "9007199254740992"}}));
+  EXPECT_EQ(batch.valid_indices.size(), 1u);
+  batch = MustParse(RawBody({tagged}, {{"@ID@", "1.5e300"}}));
+  EXPECT_EQ(batch.valid_indices.size(), 1u);
 }
 
 TEST(SdkJsonBody, NestingBeyondTheParserLimitIsRejectedNotCrashing) {
@@ -555,6 +670,16 @@ TEST(SdkJsonEvent, Timestamps) {
     EXPECT_EQ(e.timestamp().seconds(), expected.first) << text;
     EXPECT_EQ(e.timestamp().nanos(), expected.second) << text;
   }
+  // Sub-nanosecond digits cannot be stored: refused, not cut off silently.
+  for (const char* text : {"2025-10-16T12:34:56.1234567891Z", "2025-10-16T12:34:56.0000000000Z",
+                           "2025-10-16T12:34:56.123456789012+02:00"}) {
+    ExpectRejected(StateChange([&](Value& v) { Field(v, "timestamp") = Str(text); }), "timestamp",
+                   "at most 9 (nanoseconds) are stored");
+  }
+  EXPECT_EQ(MustConvertOne(StateChange([](Value& v) {
+              Field(v, "timestamp") = Str("2025-10-16T12:34:56.123456789Z");
+            })).timestamp().nanos(),
+            123456789);
   for (const char* text : {"9999-12-31T23:59:59.999999999Z", "0001-01-01T00:00:00Z",
                            "2262-04-11T23:47:16.854775808Z"}) {
     ExpectRejected(StateChange([&](Value& v) { Field(v, "timestamp") = Str(text); }), "timestamp",
@@ -743,20 +868,6 @@ TEST(SdkJsonEvent, RejectionEchoesTheIdSafely) {
 // (a Value would print them as doubles): a placeholder string in the event
 // is replaced by the raw text.
 
-// `events` as a body, with each "@NAME@" placeholder string replaced by
-// its raw JSON text.
-std::string RawBody(const std::vector<Value>& events,
-                    const std::vector<std::pair<std::string, std::string>>& raw) {
-  std::string body = BodyOf(events);
-  for (const auto& [name, text] : raw) {
-    const std::string quoted = "\"" + name + "\"";
-    const size_t at = body.find(quoted);
-    EXPECT_NE(at, std::string::npos) << name << " in " << body;
-    if (at != std::string::npos) body.replace(at, quoted.size(), text);
-  }
-  return body;
-}
-
 // The fixture's HttpResponse (15) / DatabaseQuery (13) with duration_ms
 // "@MS@" and metadata.duration_ns "@NS@".
 Value WithDurationPlaceholders(int fixture_index, const std::string& kind) {
@@ -901,7 +1012,6 @@ TEST(SdkJsonDuration, BadValuesRejectTheEventNamingTheFieldAndKeepTheOthers) {
                                            "9223372036854.7758075",
                                            "9223372036855",
                                            "1e19",
-                                           "1.",
                                            "100000000000000000000000000000000000000000000000000"};
   const std::vector<std::string> bad_ns = {
       "-5",   "NaN",   "Infinity", "9223372036854775808", "18446744073709551615",
@@ -935,25 +1045,22 @@ TEST(SdkJsonDuration, BadValuesRejectTheEventNamingTheFieldAndKeepTheOthers) {
   Value response = FixtureEvent(15);
   Field(Payload(response, "HttpResponse"), "duration_ms") = Json("[1.5]");
   ExpectRejected(response, "kind.HttpResponse.duration_ms", "got an array");
-  // NaN anywhere else is still not JSON: the whole body is refused.
-  Value call = FixtureEvent(0);
-  Field(Payload(call, "FunctionCall"), "args") = Str("@ARGS@");
-  auto whole = ParseSdkBatch(RawBody({call}, {{"@ARGS@", "NaN"}}), model::ValidationLimits{});
-  EXPECT_EQ(whole.status().code(), absl::StatusCode::kInvalidArgument);
-  // And so is garbage in a duration slot.
-  whole = ParseSdkBatch(RawBody({WithDurationPlaceholders(15, "HttpResponse")},
-                                {{"@MS@", "1.2.3"}, {"@NS@", "null"}}),
-                        model::ValidationLimits{});
-  EXPECT_EQ(whole.status().code(), absl::StatusCode::kInvalidArgument);
+  // Text that is no JSON number in a duration slot ("1.", garbage) is not
+  // JSON: the whole body is refused.
+  for (const std::string text : {"1.", "1.2.3", "0x10"}) {
+    auto whole = ParseSdkBatch(RawBody({WithDurationPlaceholders(15, "HttpResponse")},
+                                       {{"@MS@", text}, {"@NS@", "null"}}),
+                               model::ValidationLimits{});
+    EXPECT_EQ(whole.status().code(), absl::StatusCode::kInvalidArgument) << text;
+  }
 }
 
 TEST(SdkJsonDuration, RawTextIsFoundWhateverTheKeySpelling) {
-  // Escaped key names, single quotes and trailing commas are accepted by the
-  // JSON parser; the duration text must be found under them too.
+  // Escaped key names are JSON; the duration text must be found under them
+  // too.
   const std::string event = BodyOf({StateChange()});
   for (const std::string& spelling : {std::string(R"("duration\u005fns":9007199254740993)"),
-                                      std::string(R"('duration_ns':9007199254740993)"),
-                                      std::string(R"(duration_ns:9007199254740993)")}) {
+                                      std::string(R"("\u0064uration_ns":9007199254740993)")}) {
     std::string body = event;
     const std::string needle = "\"duration_ns\":2000";
     ASSERT_NE(body.find(needle), std::string::npos) << body;

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/struct.pb.h"
 #include "libs/model/percentile.h"
+#include "libs/model/timestamp.h"
 #include "libs/model/uuid.h"
 
 namespace raceway::loadgen {
@@ -56,8 +57,7 @@ class TraceBuilder {
     e.set_id(model::NewUuidV4());
     e.set_trace_id(trace_id_);
     if (!parent.empty()) e.set_parent_id(parent);
-    e.mutable_timestamp()->set_seconds(ts_ns / 1000000000);
-    e.mutable_timestamp()->set_nanos(static_cast<int32_t>(ts_ns % 1000000000));
+    model::FromUnixNanos(ts_ns, e.mutable_timestamp());
     auto* m = e.mutable_metadata();
     m->set_thread_id(w.thread);
     m->set_process_id(w.process_id);

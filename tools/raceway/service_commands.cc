@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "libs/model/operation_key.h"
+#include "libs/model/timestamp.h"
 #include "libs/model/uuid.h"
 #include "libs/service/config.h"
 #include "libs/service/log.h"
@@ -742,8 +743,7 @@ class DemoTrace {
     e.set_trace_id(trace_);
     if (!parent.empty()) e.set_parent_id(parent);
     const int64_t t = start_ns_ + at_ms * kMs;
-    e.mutable_timestamp()->set_seconds(t / 1000000000);
-    e.mutable_timestamp()->set_nanos(static_cast<int32_t>(t % 1000000000));
+    model::FromUnixNanos(t, e.mutable_timestamp());
     e.mutable_metadata()->set_thread_id(thread);
     e.mutable_metadata()->set_service_name(service);
     e.mutable_metadata()->set_environment("demo");
