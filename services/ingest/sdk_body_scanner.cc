@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "libs/model/json_escape.h"
 #include "libs/model/validation.h"
 
 namespace raceway::ingest {
@@ -35,23 +36,6 @@ bool InexactInteger(std::string_view t) {
   return r.ec == std::errc::result_out_of_range || v > kMaxExactInteger;
 }
 
-void AppendUtf8(uint32_t code, std::string* out) {
-  if (code < 0x80) {
-    out->push_back(static_cast<char>(code));
-  } else if (code < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (code >> 6)));
-    out->push_back(static_cast<char>(0x80 | (code & 0x3F)));
-  } else if (code < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (code >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (code & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (code >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((code >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (code & 0x3F)));
-  }
-}
 
 class Scanner {
  public:
@@ -407,7 +391,7 @@ class Scanner {
               pos_ = save;  // Not a pair: the next escape is read on its own.
             }
           }
-          if (decode) AppendUtf8(code, out);
+          if (decode) model::AppendUtf8(code, out);
           continue;
         }
         default:
@@ -420,19 +404,11 @@ class Scanner {
   }
 
   bool Hex4(uint32_t* code) {
-    if (pos_ + 4 > text_.size()) return false;
-    for (int i = 0; i < 4; ++i) {
-      const char h = text_[pos_ + i];
-      const int v = IsDigit(h)               ? h - '0'
-                    : (h >= 'a' && h <= 'f') ? h - 'a' + 10
-                    : (h >= 'A' && h <= 'F') ? h - 'A' + 10
-                                             : -1;
-      if (v < 0) return false;
-      *code = *code * 16 + static_cast<uint32_t>(v);
-    }
+    if (!model::ParseHex4(text_, pos_, code)) return false;
     pos_ += 4;
     return true;
   }
+
 
   std::string_view ReadBareToken() {
     const size_t start = pos_;

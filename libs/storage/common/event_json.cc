@@ -14,6 +14,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
+#include "libs/model/json_escape.h"
 
 namespace raceway::storage::common {
 namespace {
@@ -395,43 +396,6 @@ std::string StringArrayJson(const google::protobuf::RepeatedPtrField<std::string
   return out;
 }
 
-namespace {
-
-void AppendUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
-bool ParseHex4(std::string_view s, size_t i, uint32_t* v) {
-  if (s.size() - i < 4) return false;
-  uint32_t r = 0;
-  for (size_t k = i; k < i + 4; ++k) {
-    const char c = s[k];
-    int d = (c >= '0' && c <= '9')   ? c - '0'
-            : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-            : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-                                     : -1;
-    if (d < 0) return false;
-    r = r << 4 | static_cast<uint32_t>(d);
-  }
-  *v = r;
-  return true;
-}
-
-}  // namespace
 
 absl::StatusOr<std::vector<std::string>> ParseStringArrayJson(std::string_view s) {
   std::vector<std::string> out;
@@ -492,18 +456,18 @@ absl::StatusOr<std::vector<std::string>> ParseStringArrayJson(std::string_view s
           break;
         case 'u': {
           uint32_t cp;
-          if (!ParseHex4(s, i, &cp)) return bad();
+          if (!model::ParseHex4(s, i, &cp)) return bad();
           i += 4;
           if (cp >= 0xD800 && cp < 0xDC00) {
             uint32_t lo;
-            if (s.size() - i < 6 || s[i] != '\\' || s[i + 1] != 'u' || !ParseHex4(s, i + 2, &lo) ||
+            if (s.size() - i < 6 || s[i] != '\\' || s[i + 1] != 'u' || !model::ParseHex4(s, i + 2, &lo) ||
                 lo < 0xDC00 || lo >= 0xE000) {
               return bad();
             }
             i += 6;
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
           }
-          AppendUtf8(cp, &v);
+          model::AppendUtf8(cp, &v);
           break;
         }
         default:
