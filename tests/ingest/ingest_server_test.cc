@@ -103,6 +103,14 @@ raceway::v1::StreamRequest MakeRequest(uint64_t sequence, const std::vector<Even
   return request;
 }
 
+// The reference SDKs' JSON body of tests/ingest/fixtures (20 events); "" when missing.
+std::string SdkFixtureBody() {
+  std::ifstream in(std::string(RACEWAY_SOURCE_DIR) + "/tests/ingest/fixtures/sdk_batch.json");
+  std::stringstream body;
+  body << in.rdbuf();
+  return body.str();
+}
+
 class IngestServerTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -695,12 +703,10 @@ TEST_P(IngestServerTest, RetryHintsCarryTheCurrentBackoffEverywhere) {
   EXPECT_FALSE(stream->Read(&ack));
   stream->Finish();
 
-  std::ifstream in(std::string(RACEWAY_SOURCE_DIR) + "/tests/ingest/fixtures/sdk_batch.json");
-  ASSERT_TRUE(in) << "fixture missing";
-  std::stringstream body;
-  body << in.rdbuf();
+  const std::string body = SdkFixtureBody();
+  ASSERT_FALSE(body.empty()) << "fixture missing";
   httplib::Client http("127.0.0.1", server_->http_port());
-  auto res = http.Post("/events", body.str(), "application/json");
+  auto res = http.Post("/events", body, "application/json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 503) << res->body;
   const int64_t named = DelayNamedIn(res->body);
@@ -747,15 +753,13 @@ TEST_P(IngestServerTest, StorageFailuresAreLoggedWithTheirCauseThrottled) {
 // write events; JSON (what every SDK sends) is stored.
 TEST_P(IngestServerTest, HttpEventsAcceptOnlyJsonBodies) {
   StartServer();
-  std::ifstream in(std::string(RACEWAY_SOURCE_DIR) + "/tests/ingest/fixtures/sdk_batch.json");
-  ASSERT_TRUE(in) << "fixture missing";
-  std::stringstream body;
-  body << in.rdbuf();
+  const std::string body = SdkFixtureBody();
+  ASSERT_FALSE(body.empty()) << "fixture missing";
   httplib::Client http("127.0.0.1", server_->http_port());
   for (const char* type : {"text/plain", "text/plain;charset=UTF-8",
                            "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
                            "application/json-patch+json", ""}) {
-    auto res = http.Post("/events", body.str(), type);
+    auto res = http.Post("/events", body, type);
     ASSERT_TRUE(res) << type;
     EXPECT_EQ(res->status, 415) << type << ": " << res->body;
     EXPECT_NE(res->body.find("application/json"), std::string::npos) << res->body;
@@ -763,7 +767,7 @@ TEST_P(IngestServerTest, HttpEventsAcceptOnlyJsonBodies) {
   auto count = inner_->CountEvents();
   ASSERT_TRUE(count.ok());
   EXPECT_EQ(*count, 0u);
-  auto res = http.Post("/events", body.str(), "application/json; charset=UTF-8");
+  auto res = http.Post("/events", body, "application/json; charset=UTF-8");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200) << res->body;
   count = inner_->CountEvents();
@@ -875,12 +879,10 @@ TEST_P(IngestServerTest, HealthServiceReportsServing) {
 
 TEST_P(IngestServerTest, HttpIntakeAcceptsReferenceSdkBody) {
   StartServer();
-  std::ifstream in(std::string(RACEWAY_SOURCE_DIR) + "/tests/ingest/fixtures/sdk_batch.json");
-  ASSERT_TRUE(in) << "fixture missing";
-  std::stringstream body;
-  body << in.rdbuf();
+  const std::string body = SdkFixtureBody();
+  ASSERT_FALSE(body.empty()) << "fixture missing";
   httplib::Client http("127.0.0.1", server_->http_port());
-  auto res = http.Post("/events", body.str(), "application/json");
+  auto res = http.Post("/events", body, "application/json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200) << res->body;
   EXPECT_THAT(res->body, HasSubstr("\"accepted\""));
@@ -1346,11 +1348,9 @@ TEST_P(IngestServerTest, HttpStatusCountsWhatPostEventsStored) {
   EXPECT_EQ(At(At(data, "queue"), "buffered_bytes").number_value(), 0);
   EXPECT_FALSE(At(At(data, "queue"), "last_commit_failed").bool_value());
 
-  std::ifstream in(std::string(RACEWAY_SOURCE_DIR) + "/tests/ingest/fixtures/sdk_batch.json");
-  ASSERT_TRUE(in) << "fixture missing";
-  std::stringstream fixture;
-  fixture << in.rdbuf();
-  res = http.Post("/events", fixture.str(), "application/json");
+  const std::string fixture = SdkFixtureBody();
+  ASSERT_FALSE(fixture.empty()) << "fixture missing";
+  res = http.Post("/events", fixture, "application/json");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   data = At(JsonOf(http.Get("/status")), "data");
