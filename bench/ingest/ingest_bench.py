@@ -85,7 +85,8 @@ def run_backend(backend, args, env, tmp):
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(path + suffix):
                 os.unlink(path + suffix)
-        flags += ["--storage.backend=sqlite", f"--storage.sqlite.database_path={path}"]
+        flags += ["--storage.backend=sqlite", f"--storage.sqlite.database_path={path}",
+                  "--storage.create_if_missing=true"]
         verify = [f"--verify-storage=sqlite://{path}"]
     else:
         base = env["RACEWAY_TEST_POSTGRES_URL" if backend == "postgres" else "RACEWAY_TEST_MYSQL_URL"]

@@ -66,6 +66,7 @@ struct Draft {
   Config config;
   std::optional<std::string> sqlite_path;
   std::optional<bool> sqlite_auto_migrate;
+  std::optional<bool> create_if_missing;
   SqlSection postgres, mysql;
   ReferenceDraft reference;
   std::set<std::string> set_keys;  // Our keys given by any source.
@@ -123,6 +124,7 @@ const std::map<std::string, Field>& Fields() {
     u32("storage.retention_hours", [](Draft& d, uint32_t v) { d.config.retention_hours = v; });
     u64("storage.max_events_in_memory",
         [](Draft& d, uint64_t v) { d.config.max_events_in_memory = v; });
+    boolean("storage.create_if_missing", [](Draft& d, bool v) { d.create_if_missing = v; });
     str("storage.sqlite.database_path", [](Draft& d, const std::string& v) { d.sqlite_path = v; });
     boolean("storage.sqlite.auto_migrate", [](Draft& d, bool v) { d.sqlite_auto_migrate = v; });
     for (const char* dialect : {"postgres", "mysql"}) {
@@ -534,10 +536,11 @@ absl::Status ApplyReference(Draft& d) {
 }
 
 // Resolves per-dialect settings and checks cross-field rules.
-absl::StatusOr<Config> Finish(Draft d) {
+absl::StatusOr<Config> Finish(Draft d, const ConfigDefaults& defaults) {
   if (absl::Status s = ApplyReference(d); !s.ok()) return s;
   Config& c = d.config;
   auto& s = c.storage;
+  s.create_if_missing = d.create_if_missing.value_or(defaults.create_if_missing);
   static const std::vector<std::string> kBackends = {"memory", "sqlite", "postgres", "supabase",
                                                      "mysql"};
   if (std::find(kBackends.begin(), kBackends.end(), s.backend) == kBackends.end()) {
@@ -696,12 +699,13 @@ std::string AuthModeText(const std::vector<std::string>& keys) {
 absl::StatusOr<Config> ParseConfig(std::string_view toml_text, std::string_view origin) {
   Draft d;
   if (absl::Status s = ParseInto(d, toml_text, origin); !s.ok()) return s;
-  return Finish(std::move(d));
+  return Finish(std::move(d), ConfigDefaults());
 }
 
 absl::StatusOr<Config> LoadConfig(const std::string& path,
                                   const std::map<std::string, std::string>& env,
-                                  const std::vector<std::string>& flags) {
+                                  const std::vector<std::string>& flags,
+                                  const ConfigDefaults& defaults) {
   Draft d;
   if (!path.empty()) {
     std::ifstream in(path);
@@ -734,7 +738,7 @@ absl::StatusOr<Config> LoadConfig(const std::string& path,
     if (!raw.ok()) return raw.status();
     if (absl::Status s = Set(d, key, *raw, "flags"); !s.ok()) return s;
   }
-  return Finish(std::move(d));
+  return Finish(std::move(d), defaults);
 }
 
 std::map<std::string, std::string> RacewayEnvironment() {

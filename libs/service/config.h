@@ -58,7 +58,12 @@ struct IngestConfig {
 struct QueryConfig {
   std::string listen = "127.0.0.1:50052";          // gRPC.
   std::string grpc_web_listen = "127.0.0.1:8081";  // gRPC-Web; "" = off.
-  std::vector<std::string> cors_origins = {"*"};
+  // Origins whose pages may call this port from a browser (CORS). Empty =
+  // none: same-origin pages (a dashboard served on this port) need no CORS,
+  // and any other web page a developer visits must not read traces. Open it
+  // with e.g. ["http://localhost:5173"] for a dashboard dev server, or
+  // ["*"] for any origin.
+  std::vector<std::string> cors_origins;
   uint32_t cache_traces = 256;  // Analysed traces kept in memory.
   uint32_t default_page_size = 100;
   uint32_t max_page_size = 1000;
@@ -97,6 +102,8 @@ struct ConfigWarning {
 };
 
 struct Config {
+  // [storage]; storage.create_if_missing (sqlite: create a missing database
+  // file) comes from ConfigDefaults unless a source sets it.
   storage::StorageOptions storage;
   uint32_t retention_hours = 168;  // 0 = keep forever.
   // Memory backend only: ingest refuses (RESOURCE_EXHAUSTED) beyond this
@@ -113,15 +120,29 @@ struct Config {
   std::vector<ConfigWarning> warnings;
 };
 
-// Parses TOML text (no environment, no flags). `origin` names the source
-// in error messages.
+// The defaults that differ between the binaries loading a config, used
+// when no source (file, environment, flag) sets the key.
+struct ConfigDefaults {
+  // storage.create_if_missing: false for raceway-ingest (and the CLI's
+  // config-driven commands): a configured SQLite file is expected to exist,
+  // so one deleted while the service was stopped is a start error instead of
+  // a silent new empty database. `raceway serve`, the one-command
+  // development start, passes true. raceway-query never creates (it opens
+  // the database read-only).
+  bool create_if_missing = false;
+};
+
+// Parses TOML text (no environment, no flags) with ConfigDefaults().
+// `origin` names the source in error messages.
 absl::StatusOr<Config> ParseConfig(std::string_view toml_text, std::string_view origin);
 
-// The full chain: file (optional; empty path = defaults only, missing file
-// = error), then `env` (normally the process environment), then `flags`.
+// The full chain: `defaults`, then the file (optional; empty path = no
+// file, missing file = error), then `env` (normally the process
+// environment), then `flags`.
 absl::StatusOr<Config> LoadConfig(const std::string& path,
                                   const std::map<std::string, std::string>& env,
-                                  const std::vector<std::string>& flags);
+                                  const std::vector<std::string>& flags,
+                                  const ConfigDefaults& defaults = ConfigDefaults());
 
 // "auth: on (N keys)" or "auth: off", for the start log.
 std::string AuthModeText(const std::vector<std::string>& keys);

@@ -63,7 +63,15 @@ void LogConfigWarnings(const Config& config) {
   }
 }
 
-int RunServiceMain(const char* program, int argc, char** argv,
+void LogStorageHealthChange(const absl::Status& status) {
+  if (status.ok()) {
+    Log(LogLevel::kInfo, "storage database is back");
+  } else {
+    Log(LogLevel::kError, "storage database lost", {{"error", std::string(status.message())}});
+  }
+}
+
+int RunServiceMain(const char* program, StorageRole role, int argc, char** argv,
                    const std::function<absl::StatusOr<std::unique_ptr<StoppableServer>>(
                        const Config&, std::shared_ptr<storage::Storage>)>& start) {
   BlockTerminationSignals();
@@ -77,7 +85,10 @@ int RunServiceMain(const char* program, int argc, char** argv,
   // The effective mode, so a key that did not take effect is visible.
   Log(LogLevel::kInfo, AuthModeText(config->auth.ingest_keys), {{"api", "ingest"}});
   Log(LogLevel::kInfo, AuthModeText(config->auth.query_keys), {{"api", "query"}});
-  auto storage = storage::OpenStorage(config->storage);
+  storage::StorageOptions options = config->storage;
+  options.read_only = role == StorageRole::kReader;
+  options.on_health_change = &LogStorageHealthChange;
+  auto storage = storage::OpenStorage(options);
   if (!storage.ok()) {
     Log(LogLevel::kError, "cannot open storage",
         {{"backend", config->storage.backend}, {"error", std::string(storage.status().message())}});

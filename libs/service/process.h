@@ -27,6 +27,17 @@ absl::StatusOr<Config> LoadConfigFromArgs(const char* program, int argc, char** 
 // SetLogLevel(config.log_level).
 void LogConfigWarnings(const Config& config);
 
+// StorageOptions::on_health_change for a service: each change of the
+// storage's own health logged once (error while the database is lost, e.g.
+// its SQLite file deleted or replaced; info when it is back).
+void LogStorageHealthChange(const absl::Status& status);
+
+// How a service binary opens its database. kWriter (raceway-ingest): as
+// configured (migrates with auto_migrate, creates a missing SQLite file
+// with storage.create_if_missing). kReader (raceway-query):
+// StorageOptions::read_only, never creates or migrates.
+enum class StorageRole { kWriter, kReader };
+
 // A server the main loop below can stop.
 class StoppableServer {
  public:
@@ -38,7 +49,7 @@ class StoppableServer {
 // the arguments, open the storage, `start` the server on it, wait for
 // SIGTERM/SIGINT, shut down. Exit status: 0 clean stop, 1 cannot start,
 // 2 bad configuration.
-int RunServiceMain(const char* program, int argc, char** argv,
+int RunServiceMain(const char* program, StorageRole role, int argc, char** argv,
                    const std::function<absl::StatusOr<std::unique_ptr<StoppableServer>>(
                        const Config&, std::shared_ptr<storage::Storage>)>& start);
 

@@ -97,7 +97,12 @@ absl::StatusOr<StorageOptions> StorageOptionsFromUrl(std::string_view url) {
 
 absl::StatusOr<std::unique_ptr<Storage>> OpenStorage(const StorageOptions& options) {
   for (const Backend& b : kBackends) {
-    if (b.name == options.backend) return b.open(options);
+    if (b.name != options.backend) continue;
+    if (!options.read_only) return b.open(options);
+    // A reader only checks the schema, whatever auto_migrate says.
+    StorageOptions reader = options;
+    reader.auto_migrate = false;
+    return b.open(reader);
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown storage backend \"", options.backend,

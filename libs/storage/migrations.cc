@@ -102,7 +102,9 @@ absl::Status Migrate(MigrationTarget& target, std::string_view dialect, bool app
       const Migration& m = pending->front();
       return absl::FailedPreconditionError(absl::StrCat(
           "schema is out of date: migration ", Label(m.version, m.name), " not applied (",
-          pending->size(), " pending); run `raceway migrate up` or set auto_migrate = true"));
+          pending->size(),
+          " pending); run `raceway migrate up`, or start the ingest service with auto_migrate = "
+          "true (the query service never migrates)"));
     }
     return absl::OkStatus();
   }

@@ -76,7 +76,8 @@ struct MigrationStatus {
 // Verifies checksums and (when `apply`) applies pending migrations.
 // With apply = false, pending migrations are reported as
 // FAILED_PRECONDITION ("schema is out of date: migration 002_x not
-// applied; run `raceway migrate up` or set auto_migrate = true").
+// applied (1 pending); run `raceway migrate up`, or start the ingest
+// service with auto_migrate = true ...").
 absl::Status Migrate(MigrationTarget& target, std::string_view dialect, bool apply);
 
 // Read-only report for `raceway migrate status`.

@@ -154,8 +154,9 @@ class IngestCrashTest : public ::testing::TestWithParam<std::string> {
 
   absl::StatusOr<std::unique_ptr<ServiceProcess>> StartIngest() {
     std::vector<std::string> args = storage_flags_;
-    for (const char* flag : {"--ingest.listen=127.0.0.1:0", "--ingest.http_listen=",
-                             "--metrics.ingest_listen=", "--ingest.flush_interval_ms=2"}) {
+    for (const char* flag :
+         {"--ingest.listen=127.0.0.1:0", "--ingest.http_listen=", "--metrics.ingest_listen=",
+          "--ingest.flush_interval_ms=2", "--storage.create_if_missing=true"}) {
       args.push_back(flag);
     }
     return ServiceProcess::Start(RACEWAY_INGEST_BINARY, args, "ingest started");

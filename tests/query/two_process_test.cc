@@ -42,10 +42,12 @@ class TwoProcessTest : public ::testing::TestWithParam<std::string> {
       storage_flags_ = {"--storage.backend=postgres",
                         "--storage.postgres.connection_string=" + url};
     }
-    // Ingest first: it creates the schema the query process then reads.
-    auto ingest = Start(RACEWAY_INGEST_BINARY, "ingest started",
-                        {"--ingest.listen=127.0.0.1:0", "--ingest.http_listen=",
-                         "--metrics.ingest_listen=", "--ingest.flush_interval_ms=2"});
+    // Ingest first: it creates the database and schema the query process
+    // (read-only) then reads.
+    auto ingest =
+        Start(RACEWAY_INGEST_BINARY, "ingest started",
+              {"--ingest.listen=127.0.0.1:0", "--ingest.http_listen=", "--metrics.ingest_listen=",
+               "--ingest.flush_interval_ms=2", "--storage.create_if_missing=true"});
     ASSERT_TRUE(ingest.ok()) << ingest.status();
     ingest_ = std::move(*ingest);
     auto query = Start(

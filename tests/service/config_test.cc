@@ -68,11 +68,36 @@ TEST(ParseConfigTest, EmptyFileIsTheDefaults) {
   EXPECT_EQ(c->ingest.batch_size, 1000u);
   EXPECT_EQ(c->ingest.rate_limit_rpm, 0u);
   EXPECT_EQ(c->query.rate_limit_rpm, 0u);
-  EXPECT_THAT(c->query.cors_origins, ElementsAre("*"));
+  // No cross-origin access unless configured (issue 13).
+  EXPECT_THAT(c->query.cors_origins, IsEmpty());
+  // A configured SQLite file is expected to exist (issue 13).
+  EXPECT_FALSE(c->storage.create_if_missing);
+  EXPECT_FALSE(c->storage.read_only);
   EXPECT_THAT(c->auth.ingest_keys, IsEmpty());
   EXPECT_EQ(c->log_level, "info");
   EXPECT_EQ(c->analysis.client_clocks, "auto");
   EXPECT_THAT(c->warnings, IsEmpty());
+}
+
+TEST(LoadConfigTest, CreateIfMissingDefaultsPerBinaryAndEverySourceWins) {
+  // raceway-ingest: off; `raceway serve` passes true as its default.
+  auto service = LoadConfig("", {}, {});
+  ASSERT_TRUE(service.ok()) << service.status();
+  EXPECT_FALSE(service->storage.create_if_missing);
+  auto serve = LoadConfig("", {}, {}, {.create_if_missing = true});
+  ASSERT_TRUE(serve.ok()) << serve.status();
+  EXPECT_TRUE(serve->storage.create_if_missing);
+  // A source that sets the key wins over either default.
+  auto env = LoadConfig("", {{"RACEWAY_STORAGE_CREATE_IF_MISSING", "true"}}, {});
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_TRUE(env->storage.create_if_missing);
+  auto flag =
+      LoadConfig("", {}, {"--storage.create_if_missing=false"}, {.create_if_missing = true});
+  ASSERT_TRUE(flag.ok()) << flag.status();
+  EXPECT_FALSE(flag->storage.create_if_missing);
+  auto file = ParseConfig("[storage]\ncreate_if_missing = true\n", "t.toml");
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_TRUE(file->storage.create_if_missing);
 }
 
 TEST(ParseConfigTest, EverySectionOfOurFormat) {

@@ -312,6 +312,9 @@ int SchemaCommand(const std::string& what, const Args& a) {
   if (!options.ok()) return Fail(options.status());
   options->min_connections = 1;
   options->auto_migrate = what == "up";
+  // `up` provisions (a new SQLite file too); `status` only looks.
+  options->create_if_missing = what == "up";
+  options->read_only = what == "status";
   auto s = raceway::storage::OpenStorage(*options);
   if (!s.ok()) {
     if (what == "status" && s.status().code() == absl::StatusCode::kFailedPrecondition) {

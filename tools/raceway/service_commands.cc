@@ -672,15 +672,17 @@ int Edges(const Options& o) {
 
 // ---------------------------------------------------------------- serve
 
-absl::StatusOr<service::Config> ConfigFrom(const Options& o) {
+absl::StatusOr<service::Config> ConfigFrom(const Options& o,
+                                           const service::ConfigDefaults& defaults = {}) {
   const auto it = o.values.find("config");
   return service::LoadConfig(it == o.values.end() ? "" : it->second, service::RacewayEnvironment(),
-                             o.config_flags);
+                             o.config_flags, defaults);
 }
 
 int Serve(const Options& o) {
   service::BlockTerminationSignals();
-  auto config = ConfigFrom(o);
+  // The one-command development start creates its database (./raceway.db).
+  auto config = ConfigFrom(o, {.create_if_missing = true});
   if (!config.ok()) {
     std::cerr << "raceway serve: " << config.status().message() << "\n";
     return kUsage;
@@ -693,7 +695,9 @@ int Serve(const Options& o) {
   }
   service::SetLogLevel(config->log_level);
   service::LogConfigWarnings(*config);
-  auto storage = storage::OpenStorage(config->storage);
+  storage::StorageOptions options = config->storage;
+  options.on_health_change = &service::LogStorageHealthChange;
+  auto storage = storage::OpenStorage(options);
   if (!storage.ok()) {
     std::cerr << "raceway serve: " << storage.status().message() << "\n";
     return kFailure;
@@ -887,7 +891,7 @@ const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
       {"serve",
        "[--config FILE] [--section.key=value ...]",
-       "ingest + query in one process (SQLite or memory)",
+       "ingest + query in one process (SQLite, created if missing, or memory)",
        0,
        0,
        {},

@@ -1,16 +1,23 @@
 #include "libs/storage/sqlite/sqlite_storage.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <filesystem>
+#include <functional>
 #include <limits>
 #include <map>
 #include <new>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <tuple>
 #include <utility>
@@ -123,17 +130,37 @@ absl::StatusOr<Event> ParsePayload(const SQLite::Column& c) {
 
 // ------------------------------------------------------------------ connection
 
+// How a connection opens the file. Only a writer may create it, and only
+// when allowed: a reader opened after the file was deleted must not leave a
+// new empty database at the path. A read-only storage's connections open it
+// SQLITE_OPEN_READONLY (they can neither create nor change it).
+enum class Role { kCreatingWriter, kWriter, kReader, kReadOnly };
+
+int OpenFlags(Role role) {
+  switch (role) {
+    case Role::kCreatingWriter:
+      return SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX;
+    case Role::kWriter:
+    case Role::kReader:
+      return SQLite::OPEN_READWRITE | SQLite::OPEN_NOMUTEX;
+    case Role::kReadOnly:
+      return SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX;
+  }
+  return SQLite::OPEN_READONLY;
+}
+
 // One SQLite connection with its prepared-statement cache. Used by one
 // thread at a time (the owner serializes access).
 class Connection {
  public:
   // Throws SQLite::Exception.
-  Connection(const std::string& path, int busy_timeout_ms, bool writer)
-      : db_(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
-            busy_timeout_ms) {
-    // journal_mode=WAL is persistent in the file; switching a new database
-    // may briefly conflict with another opener doing the same.
-    for (int attempt = 0;; ++attempt) {
+  Connection(const std::string& path, int busy_timeout_ms, Role role)
+      : db_(path, OpenFlags(role), busy_timeout_ms) {
+    const bool writer = role == Role::kCreatingWriter || role == Role::kWriter;
+    // journal_mode=WAL is persistent in the file (a read-only connection
+    // neither can nor needs to set it); switching a new database may briefly
+    // conflict with another opener doing the same.
+    for (int attempt = 0; role != Role::kReadOnly; ++attempt) {
       try {
         db_.exec("PRAGMA journal_mode=WAL");
         break;
@@ -200,23 +227,128 @@ class ReadTxn {
   Connection& c_;
 };
 
-// ------------------------------------------------------------------ checkpoints
+// ------------------------------------------------------------------ file identity
 
-// Moves WAL checkpoints off the write path. The writer connection runs with
-// wal_autocheckpoint=0 and a WAL hook: after a commit that leaves at least
-// kSoftFrames frames in the WAL it wakes this thread, which runs a PASSIVE
-// checkpoint on its own connection (page copies and fsync no longer hold
-// the write lock). If the WAL still reaches kHardFrames (the checkpointer
-// cannot keep up, or readers pin old frames), the writer checkpoints inline,
-// which lets the next write transaction restart the WAL from the start.
-class Checkpointer {
+std::string ErrnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
+
+// The database file's identity, recorded when the storage opens it.
+struct FileId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+
+// The opened database: its absolute path and identity, and those of its
+// -wal and -shm files (when they existed at open; they keep their inode
+// while any connection is open).
+struct OpenedFile {
+  std::string path;
+  FileId id;
+  std::vector<std::pair<std::string, FileId>> sidecars;
+};
+
+// Whether the configured path still names the file the connections have
+// open. A file deleted, moved or replaced under a running service would
+// otherwise go on taking acked writes into an unlinked inode (and a restart
+// would then find no database, or another one). Thread-safe.
+class FileWatch {
+ public:
+  FileWatch(std::string path, FileId id, std::function<void(const absl::Status&)> on_change)
+      : path_(std::move(path)), id_(id), on_change_(std::move(on_change)) {}
+
+  // The path's identity now; errno-style failures as UNAVAILABLE.
+  static absl::StatusOr<FileId> Identify(const std::string& path) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+      return absl::UnavailableError(
+          absl::StrCat("sqlite: database file ", path, ": ", ErrnoText(errno)));
+    }
+    return FileId{st.st_dev, st.st_ino};
+  }
+
+  // One stat() of the path: OK while it names the opened file, else
+  // UNAVAILABLE saying what happened. A change of that state is reported to
+  // on_change once (not once per call).
+  absl::Status Check() {
+    Observation seen = Observe();
+    if (seen.state == state_.load(std::memory_order_acquire)) return seen.status;
+    common::MutexLock lock(&mu_);
+    // Observed again under the lock, so that reports arrive in the order the
+    // changes happened (a stale observation of another thread cannot undo a
+    // newer one).
+    seen = Observe();
+    if (seen.state != state_.load(std::memory_order_relaxed)) {
+      state_.store(seen.state, std::memory_order_release);
+      if (on_change_) on_change_(seen.status);
+    }
+    return seen.status;
+  }
+
+ private:
+  enum class State { kSame, kGone, kReplaced, kUnreadable };
+  struct Observation {
+    State state = State::kSame;
+    absl::Status status;
+  };
+
+  Observation Observe() const {
+    struct stat st;
+    if (::stat(path_.c_str(), &st) != 0) {
+      const int err = errno;
+      if (err == ENOENT) {
+        return {State::kGone,
+                absl::UnavailableError(absl::StrCat(
+                    "sqlite: database file ", path_,
+                    " was deleted or moved away while open; refusing to write into the unlinked "
+                    "file: put the file back at that path, or restart the service"))};
+      }
+      return {State::kUnreadable, absl::UnavailableError(absl::StrCat(
+                                      "sqlite: database file ", path_,
+                                      " cannot be checked while open: ", ErrnoText(err)))};
+    }
+    if (st.st_dev != id_.dev || st.st_ino != id_.ino) {
+      return {
+          State::kReplaced,
+          absl::UnavailableError(absl::StrCat(
+              "sqlite: database file ", path_, " was replaced by another file while open (inode ",
+              id_.ino, " on device ", id_.dev, " was opened, the path now names inode ", st.st_ino,
+              " on device ", st.st_dev,
+              "); refusing to write into the old file: restart the service to use the new "
+              "one"))};
+    }
+    return {};
+  }
+
+  const std::string path_;
+  const FileId id_;
+  const std::function<void(const absl::Status&)> on_change_;
+  common::Mutex mu_;                        // Serializes reports.
+  std::atomic<State> state_{State::kSame};  // Last reported; written under mu_.
+};
+
+// ------------------------------------------------------------------ background
+
+// The storage's background thread. It checks the file's identity every
+// kFileCheckInterval, so a lost file is reported while no call comes in,
+// and (read-write storages) moves WAL checkpoints off the write path. The
+// writer connection runs with wal_autocheckpoint=0 and a WAL hook: after a
+// commit that leaves at least kSoftFrames frames in the WAL it wakes this
+// thread, which runs a PASSIVE checkpoint on its own connection (page copies
+// and fsync no longer hold the write lock). If the WAL still reaches
+// kHardFrames (the checkpointer cannot keep up, or readers pin old frames),
+// the writer checkpoints inline, which lets the next write transaction
+// restart the WAL from the start.
+class Background {
  public:
   static constexpr int kSoftFrames = 1000;   // ~4 MiB
   static constexpr int kHardFrames = 16000;  // ~64 MiB
+  static constexpr std::chrono::seconds kFileCheckInterval{2};
 
-  Checkpointer(std::string path, int busy_timeout_ms)
-      : path_(std::move(path)), busy_timeout_ms_(busy_timeout_ms), thread_([this] { Run(); }) {}
-  ~Checkpointer() {
+  Background(std::string path, int busy_timeout_ms, FileWatch* watch)
+      : path_(std::move(path)),
+        busy_timeout_ms_(busy_timeout_ms),
+        watch_(watch),
+        thread_([this] { Run(); }) {}
+  ~Background() {
     {
       common::MutexLock lock(&mu_);
       stop_ = true;
@@ -224,15 +356,15 @@ class Checkpointer {
     }
     thread_.join();
   }
-  Checkpointer(const Checkpointer&) = delete;
-  Checkpointer& operator=(const Checkpointer&) = delete;
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
 
   // sqlite3_wal_hook callback, on the writer's thread after each commit.
   static int Hook(void* self, sqlite3* db, const char* /*schema*/, int frames) {
     if (frames >= kHardFrames) {
       sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     } else if (frames >= kSoftFrames) {
-      auto* c = static_cast<Checkpointer*>(self);
+      auto* c = static_cast<Background*>(self);
       common::MutexLock lock(&c->mu_);
       c->pending_ = true;
       c->mu_.SignalAll();
@@ -244,12 +376,20 @@ class Checkpointer {
   void Run() {
     std::unique_ptr<SQLite::Database> db;
     while (true) {
+      bool checkpoint;
       {
         common::MutexLock lock(&mu_);
-        mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return pending_ || stop_; });
+        mu_.AwaitWithTimeout([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return pending_ || stop_; },
+                             kFileCheckInterval);
         if (stop_) return;
+        checkpoint = pending_;
         pending_ = false;
       }
+      if (!watch_->Check().ok()) {
+        db.reset();  // Never checkpoint into whatever the path names now.
+        continue;
+      }
+      if (!checkpoint) continue;
       try {
         if (!db) {
           db = std::make_unique<SQLite::Database>(
@@ -271,6 +411,7 @@ class Checkpointer {
 
   const std::string path_;
   const int busy_timeout_ms_;
+  FileWatch* const watch_;
   common::Mutex mu_;
   bool pending_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
@@ -471,18 +612,33 @@ struct Row {
 
 class SqliteStorage final : public Storage {
  public:
-  SqliteStorage(StorageOptions options, std::unique_ptr<Connection> writer)
+  // A read-only storage has no `writer`; its `reader` (the connection that
+  // checked the schema) starts the pool. Throws SQLite::Exception.
+  SqliteStorage(StorageOptions options, OpenedFile file, std::unique_ptr<Connection> writer,
+                std::unique_ptr<Connection> reader)
       : options_(std::move(options)),
-        checkpointer_(options_.sqlite_path, BusyTimeoutMs()),
+        watch_(file.path, file.id, options_.on_health_change),
+        sidecars_(std::move(file.sidecars)),
         writer_(std::move(writer)) {
     max_readers_ = static_cast<int>(std::clamp<uint32_t>(options_.max_connections, 1, 16));
+    if (reader) {
+      common::MutexLock lock(&pool_mu_);
+      idle_.push_back(std::move(reader));
+      open_readers_ = 1;
+    }
+    background_ = std::make_unique<Background>(options_.sqlite_path, BusyTimeoutMs(), &watch_);
+    if (!writer_) return;
     common::MutexLock lock(&write_mu_);
     writer_->db().exec("PRAGMA wal_autocheckpoint=0");
-    sqlite3_wal_hook(writer_->handle(), &Checkpointer::Hook, &checkpointer_);
+    sqlite3_wal_hook(writer_->handle(), &Background::Hook, background_.get());
   }
   ~SqliteStorage() override {
-    common::MutexLock lock(&write_mu_);
-    sqlite3_wal_hook(writer_->handle(), nullptr, nullptr);
+    {
+      common::MutexLock lock(&write_mu_);
+      if (writer_) sqlite3_wal_hook(writer_->handle(), nullptr, nullptr);
+    }
+    background_.reset();  // Its file checks use watch_.
+    if (writer_ && !watch_.Check().ok()) ReleaseLostFile();
   }
 
   std::string BackendName() const override { return "sqlite"; }
@@ -544,7 +700,8 @@ class SqliteStorage final : public Storage {
       ++open_readers_;
     }
     try {
-      auto c = std::make_unique<Connection>(options_.sqlite_path, BusyTimeoutMs(), false);
+      auto c = std::make_unique<Connection>(options_.sqlite_path, BusyTimeoutMs(),
+                                            options_.read_only ? Role::kReadOnly : Role::kReader);
       c->db().exec("PRAGMA query_only=1");
       return Lease(this, std::move(c));
     } catch (...) {
@@ -567,20 +724,69 @@ class SqliteStorage final : public Storage {
                             1000);
   }
 
-  // Reads run on a leased connection with exceptions mapped to statuses.
+  // Reads run on a leased connection with exceptions mapped to statuses,
+  // and only while the path names the opened file (a reader connection
+  // opened now would read whatever file the path names).
   template <typename F>
   auto Read(std::string_view what, F&& f) -> decltype(f(std::declval<Connection&>())) {
+    if (absl::Status st = watch_.Check(); !st.ok()) return st;
     return Guarded(what, [&]() -> decltype(f(std::declval<Connection&>())) {
       Lease lease = Acquire();
       return f(*lease);
     });
   }
 
+  // On close while the path no longer names the opened file. SQLite then
+  // skips its checkpoint on close and leaves this file's WAL (and -shm) at
+  // the path, where the next opener of whatever the path names (a restored
+  // backup, a new database) would read it as its own: silently wrong pages.
+  // So: checkpoint into the opened file (kept if it was only moved), close
+  // every connection, and remove the WAL and -shm if they are still this
+  // file's and the checkpoint copied every frame.
+  void ReleaseLostFile() {
+    bool checkpointed = false;
+    {
+      common::MutexLock lock(&write_mu_);
+      int log_frames = 0, copied_frames = 0;
+      checkpointed =
+          sqlite3_wal_checkpoint_v2(writer_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                    &log_frames, &copied_frames) == SQLITE_OK &&
+          log_frames == copied_frames;
+      writer_.reset();
+    }
+    {
+      common::MutexLock lock(&pool_mu_);
+      idle_.clear();
+    }
+    if (!checkpointed) return;
+    for (const auto& [path, id] : sidecars_) {
+      auto now = FileWatch::Identify(path);
+      if (now.ok() && now->dev == id.dev && now->ino == id.ino) ::unlink(path.c_str());
+    }
+  }
+
+  // What the write methods of a read-only storage answer.
+  absl::Status ReadOnlyError() const {
+    return absl::FailedPreconditionError(
+        absl::StrCat("sqlite: ", options_.sqlite_path,
+                     " is open read-only (the query service's storage); write through the "
+                     "ingest service"));
+  }
+
+  // Commits the writer's open transaction, or rolls it back when the path no
+  // longer names the opened file. Checked before COMMIT (write nothing into
+  // an unlinked file) and after it (a file lost in between is reported, so
+  // no write is acknowledged unless the path named its file after commit).
+  absl::Status CommitLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+
+  // BEGIN IMMEDIATE and every statement of the batch; the caller commits.
   void WriteLocked(std::vector<Row>& rows, common::BatchAggregates& agg, WriteResult& result)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   const StorageOptions options_;
-  Checkpointer checkpointer_;
+  FileWatch watch_;
+  const std::vector<std::pair<std::string, FileId>> sidecars_;
+  std::unique_ptr<Background> background_;
   common::Mutex write_mu_;
   std::unique_ptr<Connection> writer_ ABSL_GUARDED_BY(write_mu_);
   common::Mutex pool_mu_;
@@ -633,6 +839,7 @@ class SqliteResolver final : public common::ParentResolver {
 };
 
 absl::StatusOr<WriteResult> SqliteStorage::WriteBatch(std::span<const Event* const> events) {
+  if (options_.read_only) return ReadOnlyError();
   if (absl::Status st = common::CheckBatchIds(events); !st.ok()) return st;
   // Everything that does not need the database happens before the lock, so
   // concurrent writers prepare in parallel.
@@ -681,7 +888,27 @@ absl::StatusOr<WriteResult> SqliteStorage::WriteBatch(std::span<const Event* con
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
+  if (absl::Status committed = CommitLocked(); !committed.ok()) return committed;
   return result;
+}
+
+absl::Status SqliteStorage::CommitLocked() {
+  Connection& c = *writer_;
+  if (absl::Status st = watch_.Check(); !st.ok()) {
+    c.RollbackQuietly();
+    return st;
+  }
+  absl::Status st = Guarded("commit", [&] {
+    try {
+      c.Exec("COMMIT");
+    } catch (...) {
+      c.RollbackQuietly();
+      throw;
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return watch_.Check();
 }
 
 void SqliteStorage::WriteLocked(std::vector<Row>& rows, common::BatchAggregates& agg,
@@ -771,10 +998,7 @@ void SqliteStorage::WriteLocked(std::vector<Row>& rows, common::BatchAggregates&
       }
     }
   }
-  if (fresh.empty()) {
-    c.Exec("COMMIT");
-    return;
-  }
+  if (fresh.empty()) return;
   // The aggregates were computed assuming every event is new; redo them
   // over the new ones when the batch had duplicates (rare: retries).
   if (fresh.size() != rows.size()) agg = common::Aggregate(fresh);
@@ -896,10 +1120,10 @@ void SqliteStorage::WriteLocked(std::vector<Row>& rows, common::BatchAggregates&
       q.reset();
     }
   }
-  c.Exec("COMMIT");
 }
 
 absl::StatusOr<uint64_t> SqliteStorage::DeleteTracesBefore(int64_t cutoff_ns) {
+  if (options_.read_only) return ReadOnlyError();
   constexpr int kChunk = 256;  // Traces per transaction: keeps the write lock short.
   uint64_t deleted = 0;
   while (true) {
@@ -934,13 +1158,15 @@ absl::StatusOr<uint64_t> SqliteStorage::DeleteTracesBefore(int64_t cutoff_ns) {
               del.exec();
             }
           }
-          c.Exec("COMMIT");
           return static_cast<int>(traces.size());
         } catch (...) {
           c.RollbackQuietly();
           throw;
         }
       });
+      if (n.ok()) {
+        if (absl::Status committed = CommitLocked(); !committed.ok()) n = committed;
+      }
     }
     if (!n.ok()) return n.status();
     deleted += static_cast<uint64_t>(*n);
@@ -949,20 +1175,22 @@ absl::StatusOr<uint64_t> SqliteStorage::DeleteTracesBefore(int64_t cutoff_ns) {
 }
 
 absl::Status SqliteStorage::Clear() {
+  if (options_.read_only) return ReadOnlyError();
   common::MutexLock lock(&write_mu_);
-  return Guarded("clear", [&] {
+  absl::Status st = Guarded("clear", [&] {
     Connection& c = *writer_;
     try {
       c.Exec("BEGIN IMMEDIATE");
       for (const char* table : kTraceTables) c.db().exec(absl::StrCat("DELETE FROM ", table));
       c.db().exec("DELETE FROM baseline_metrics");
-      c.Exec("COMMIT");
     } catch (...) {
       c.RollbackQuietly();
       throw;
     }
     return absl::OkStatus();
   });
+  if (!st.ok()) return st;
+  return CommitLocked();
 }
 
 // ------------------------------------------------------------------ reads
@@ -1431,19 +1659,51 @@ absl::StatusOr<std::unique_ptr<Storage>> OpenSqliteStorage(const StorageOptions&
   }
   const int busy_ms =
       static_cast<int>(std::clamp<uint32_t>(options.connection_timeout_seconds, 1, 3600) * 1000);
+  const bool create = options.create_if_missing && !options.read_only;
   return Guarded("open", [&]() -> absl::StatusOr<std::unique_ptr<Storage>> {
-    auto writer = std::make_unique<Connection>(options.sqlite_path, busy_ms, true);
-    SqliteMigrationTarget target(*writer);
-    if (absl::Status st = Migrate(target, "sqlite", options.auto_migrate); !st.ok()) return st;
-    return std::unique_ptr<Storage>(new SqliteStorage(options, std::move(writer)));
+    const std::string file = std::filesystem::absolute(options.sqlite_path).string();
+    struct stat st;
+    if (!create && ::stat(file.c_str(), &st) != 0 && errno == ENOENT) {
+      return absl::NotFoundError(
+          options.read_only
+              ? absl::StrCat("sqlite: database file ", file,
+                             " does not exist, and a read-only opener (the query service) never "
+                             "creates it: start the ingest service on it first (with "
+                             "storage.create_if_missing = true for a new database) or run "
+                             "`raceway migrate up`, or fix storage.sqlite.database_path")
+              : absl::StrCat("sqlite: database file ", file,
+                             " does not exist; set storage.create_if_missing = true to create "
+                             "it, or fix storage.sqlite.database_path"));
+    }
+    const Role role =
+        options.read_only ? Role::kReadOnly : (create ? Role::kCreatingWriter : Role::kWriter);
+    auto first = std::make_unique<Connection>(options.sqlite_path, busy_ms, role);
+    SqliteMigrationTarget target(*first);
+    if (absl::Status m = Migrate(target, "sqlite", options.auto_migrate && !options.read_only);
+        !m.ok()) {
+      return absl::Status(m.code(), absl::StrCat("sqlite: database ", file, ": ", m.message()));
+    }
+    // The file exists now: this is the identity every later call checks.
+    auto id = FileWatch::Identify(file);
+    if (!id.ok()) return id.status();
+    OpenedFile opened{file, *id, {}};
+    // A reader never removes the writer's WAL, so it does not track it.
+    for (const char* suffix : {"-wal", "-shm"}) {
+      auto sidecar = FileWatch::Identify(file + suffix);
+      if (!options.read_only && sidecar.ok()) opened.sidecars.emplace_back(file + suffix, *sidecar);
+    }
+    std::unique_ptr<Connection> writer, reader;
+    (options.read_only ? reader : writer) = std::move(first);
+    return std::unique_ptr<Storage>(
+        new SqliteStorage(options, std::move(opened), std::move(writer), std::move(reader)));
   });
 }
 
 absl::StatusOr<std::unique_ptr<MigrationTarget>> OpenSqliteMigrationTarget(const std::string& path,
                                                                            int busy_timeout_ms) {
   return Guarded("open", [&]() -> absl::StatusOr<std::unique_ptr<MigrationTarget>> {
-    return std::unique_ptr<MigrationTarget>(
-        new OwningMigrationTarget(std::make_unique<Connection>(path, busy_timeout_ms, true)));
+    return std::unique_ptr<MigrationTarget>(new OwningMigrationTarget(
+        std::make_unique<Connection>(path, busy_timeout_ms, Role::kCreatingWriter)));
   });
 }
 

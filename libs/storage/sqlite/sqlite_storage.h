@@ -17,7 +17,18 @@
 // Several processes (e.g. the ingest and query services) may open the same
 // file: SQLite's file locks serialize their writers, WAL lets readers run
 // during writes, and the migration runner holds BEGIN IMMEDIATE so that
-// concurrent openers migrate once.
+// concurrent openers migrate once. With StorageOptions::read_only (the query
+// service) there is no writer connection: every connection is
+// SQLITE_OPEN_READONLY, nothing is created or migrated, and the write
+// methods fail with FAILED_PRECONDITION.
+//
+// The file is created at open only with create_if_missing (and never by a
+// reader connection). Its identity (device, inode) is recorded at open; the
+// path is stat()ed again before and after every COMMIT, at the start of
+// every read and every 2 s on the background thread. While it names no file
+// or another one (deleted, moved, replaced), every call fails with
+// UNAVAILABLE naming the path, so nothing is acknowledged into an unlinked
+// file; StorageOptions::on_health_change hears of each change once.
 //
 // Thread safety: all methods may be called concurrently from any threads.
 // Errors: SQLITE_BUSY/LOCKED (another writer held the lock longer than the
@@ -34,7 +45,9 @@
 
 namespace raceway::storage {
 
-// Opens (and with options.auto_migrate, migrates) options.sqlite_path.
+// Opens (with options.auto_migrate and not read_only, migrates)
+// options.sqlite_path. NOT_FOUND naming the path when it does not exist and
+// may not be created.
 absl::StatusOr<std::unique_ptr<Storage>> OpenSqliteStorage(const StorageOptions& options);
 
 // A migration target on its own connection to `path` (for `raceway migrate`
