@@ -280,6 +280,15 @@ class RacewayCliTest : public ::testing::Test {
   static inline std::string* trace_ = nullptr;
 };
 
+// An operator sees at start whether either API requires a key (a misspelt
+// key variable once left auth off with nothing said).
+TEST_F(RacewayCliTest, ServeLogsTheAuthModeOfBothApis) {
+  ASSERT_NE(server_, nullptr);
+  const std::string log = server_->Log();
+  EXPECT_THAT(log, HasSubstr(R"("msg":"auth: off","api":"ingest")")) << log;
+  EXPECT_THAT(log, HasSubstr(R"("msg":"auth: off","api":"query")")) << log;
+}
+
 TEST_F(RacewayCliTest, DepsShowsTheDemoServicesAndTheirCall) {
   const std::string out = Ok({"deps", *trace_});
   EXPECT_THAT(out, HasLine("api +[0-9]+"));

@@ -695,6 +695,10 @@ int Serve(const Options& o) {
   }
   service::SetLogLevel(config->log_level);
   service::LogConfigWarnings(*config);
+  service::Log(service::LogLevel::kInfo, service::AuthModeText(config->auth.ingest_keys),
+               {{"api", "ingest"}});
+  service::Log(service::LogLevel::kInfo, service::AuthModeText(config->auth.query_keys),
+               {{"api", "query"}});
   storage::StorageOptions options = config->storage;
   options.on_health_change = &service::LogStorageHealthChange;
   auto storage = storage::OpenStorage(options);
