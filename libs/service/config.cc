@@ -177,6 +177,7 @@ const std::map<std::string, Field>& Fields() {
         [](Draft& d, const std::string& v) { d.config.query.grpc_web_listen = v; });
     list("query.cors_origins",
          [](Draft& d, std::vector<std::string> v) { d.config.query.cors_origins = std::move(v); });
+    str("query.web_dir", [](Draft& d, const std::string& v) { d.config.query.web_dir = v; });
     u32("query.cache_traces", [](Draft& d, uint32_t v) { d.config.query.cache_traces = v; });
     u32("query.default_page_size",
         [](Draft& d, uint32_t v) { d.config.query.default_page_size = v; });

@@ -64,6 +64,10 @@ struct QueryConfig {
   // with e.g. ["http://localhost:5173"] for a dashboard dev server, or
   // ["*"] for any origin.
   std::vector<std::string> cors_origins;
+  // The web dashboard on grpc_web_listen: "" = the bundle built into the
+  // binary; a directory = its files instead, read on each request
+  // (development: web/dist after `npm run build`).
+  std::string web_dir;
   uint32_t cache_traces = 256;  // Analysed traces kept in memory.
   uint32_t default_page_size = 100;
   uint32_t max_page_size = 1000;

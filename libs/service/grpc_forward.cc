@@ -49,14 +49,6 @@ bool IsHopHeader(const std::string& name) {
                       [&](const char* s) { return name == s; }) != std::end(kSkip);
 }
 
-// gRPC core refuses illegal metadata with an assertion, so it is checked
-// here, where the bytes come from the network.
-bool LegalMetadata(const std::string& key, const std::string& value) {
-  return grpc_header_key_is_legal(grpc_slice_from_static_buffer(key.data(), key.size())) &&
-         grpc_header_nonbin_value_is_legal(
-             grpc_slice_from_static_buffer(value.data(), value.size()));
-}
-
 std::string ByteBufferToString(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
   std::string out;
@@ -66,6 +58,12 @@ std::string ByteBufferToString(const grpc::ByteBuffer& buffer) {
 }
 
 }  // namespace
+
+bool LegalMetadata(std::string_view key, std::string_view value) {
+  return grpc_header_key_is_legal(grpc_slice_from_static_buffer(key.data(), key.size())) &&
+         grpc_header_nonbin_value_is_legal(
+             grpc_slice_from_static_buffer(value.data(), value.size()));
+}
 
 absl::Status AddForwardedMetadata(const httplib::Request& req, grpc::ClientContext& context) {
   std::vector<std::pair<std::string, const std::string*>> metadata;

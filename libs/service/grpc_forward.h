@@ -26,6 +26,11 @@ namespace raceway::service {
 // value is not legal gRPC metadata (nothing is added then).
 absl::Status AddForwardedMetadata(const httplib::Request& req, grpc::ClientContext& context);
 
+// Whether gRPC core accepts `key` (lowercased by the caller) with the
+// non-binary `value` as call metadata; it aborts the process on metadata it
+// refuses, so bytes from the network are checked with this first.
+bool LegalMetadata(std::string_view key, std::string_view value);
+
 // Calls `method` ("/package.Service/Method") with one serialized request
 // message and hands each serialized response message to `on_message`, in
 // order. When `on_message` returns false (the HTTP client is gone) the call

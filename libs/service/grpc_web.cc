@@ -8,7 +8,6 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "libs/model/validation.h"
@@ -43,28 +42,6 @@ std::string AllowedHeaders(const httplib::Request& req) {
   });
   if (clean) absl::StrAppend(&out, ", ", requested);
   return out;
-}
-
-// grpc-timeout: 1-8 digits and a unit (H M S m u n).
-std::optional<std::chrono::nanoseconds> ParseTimeout(const std::string& v) {
-  if (v.size() < 2 || v.size() > 9) return std::nullopt;
-  int64_t n;
-  if (!absl::SimpleAtoi(v.substr(0, v.size() - 1), &n) || n < 0) return std::nullopt;
-  switch (v.back()) {
-    case 'H':
-      return std::chrono::hours(n);
-    case 'M':
-      return std::chrono::minutes(n);
-    case 'S':
-      return std::chrono::seconds(n);
-    case 'm':
-      return std::chrono::milliseconds(n);
-    case 'u':
-      return std::chrono::microseconds(n);
-    case 'n':
-      return std::chrono::nanoseconds(n);
-  }
-  return std::nullopt;
 }
 
 std::string PercentEncode(std::string_view s) {
@@ -112,6 +89,41 @@ grpc::Status ReadBody(const httplib::ContentReader& read, httplib::Response& res
 
 }  // namespace
 
+std::optional<std::chrono::nanoseconds> ParseGrpcTimeout(std::string_view value) {
+  if (value.size() < 2 || value.size() > 9) return std::nullopt;
+  int64_t n = 0;  // At most 8 digits: no overflow.
+  for (char c : value.substr(0, value.size() - 1)) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  int64_t unit_ns;
+  switch (value.back()) {
+    case 'H':
+      unit_ns = 3'600'000'000'000;
+      break;
+    case 'M':
+      unit_ns = 60'000'000'000;
+      break;
+    case 'S':
+      unit_ns = 1'000'000'000;
+      break;
+    case 'm':
+      unit_ns = 1'000'000;
+      break;
+    case 'u':
+      unit_ns = 1'000;
+      break;
+    case 'n':
+      unit_ns = 1;
+      break;
+    default:
+      return std::nullopt;
+  }
+  // Checked before multiplying: 99999999H does not fit in int64 nanoseconds.
+  if (n > kMaxGrpcTimeout.count() / unit_ns) return std::nullopt;
+  return std::chrono::nanoseconds(n * unit_ns);
+}
+
 std::string GrpcWebFrame(uint8_t flag, std::string_view payload) {
   std::string frame(5, '\0');
   frame[0] = static_cast<char>(flag);
@@ -124,12 +136,41 @@ std::string GrpcWebFrame(uint8_t flag, std::string_view payload) {
   return frame;
 }
 
+absl::StatusOr<std::string_view> ParseGrpcWebRequest(std::string_view body) {
+  if (body.size() < 5) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("gRPC-Web request: ", body.size(),
+                     " bytes; the body must hold one data frame (5-byte header and message)"));
+  }
+  const auto flag = static_cast<uint8_t>(body[0]);
+  if (flag == 0x01) {
+    return absl::UnimplementedError(
+        "compressed gRPC-Web frames are not supported (send grpc-encoding identity, flag 0x00)");
+  }
+  if (flag != 0x00) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("gRPC-Web request: frame flag 0x", absl::Hex(flag, absl::kZeroPad2),
+                     flag == 0x80 ? " is a trailers frame" : " is not a data frame",
+                     "; only an uncompressed data frame (0x00) is accepted"));
+  }
+  const uint32_t len = (static_cast<uint32_t>(static_cast<uint8_t>(body[1])) << 24) |
+                       (static_cast<uint32_t>(static_cast<uint8_t>(body[2])) << 16) |
+                       (static_cast<uint32_t>(static_cast<uint8_t>(body[3])) << 8) |
+                       static_cast<uint32_t>(static_cast<uint8_t>(body[4]));
+  if (body.size() - 5 != len) {
+    return absl::InvalidArgumentError(absl::StrCat("gRPC-Web request: the frame declares ", len,
+                                                   " bytes but the body holds ", body.size() - 5,
+                                                   " after its header"));
+  }
+  return body.substr(5);
+}
+
 absl::StatusOr<std::unique_ptr<GrpcWebGateway>> GrpcWebGateway::Start(
     const std::string& listen, std::shared_ptr<grpc::Channel> channel,
     std::vector<std::string> cors_origins, std::shared_ptr<RateLimiter> limiter,
-    std::vector<std::string> api_keys) {
+    std::vector<std::string> api_keys, std::shared_ptr<const StaticSite> site) {
   std::unique_ptr<GrpcWebGateway> gw(
-      new GrpcWebGateway(std::move(channel), std::move(cors_origins)));
+      new GrpcWebGateway(std::move(channel), std::move(cors_origins), std::move(site)));
   GrpcWebGateway* self = gw.get();
   auto cors = [self](const httplib::Request& req, httplib::Response& res) {
     const std::string origin = req.get_header_value("Origin");
@@ -157,6 +198,17 @@ absl::StatusOr<std::unique_ptr<GrpcWebGateway>> GrpcWebGateway::Start(
     res.set_header("Access-Control-Allow-Headers", AllowedHeaders(req));
     res.set_header("Access-Control-Max-Age", "86400");
     res.status = 204;
+  });
+  // The dashboard (same origin as the API, so it needs no CORS).
+  server.Get(R"(/.*)", [self](const httplib::Request& req, httplib::Response& res) {
+    if (self->site_ && self->site_->Serve(req, res)) return;
+    if (req.path == "/" && self->site_) {
+      res.set_header("Cache-Control", "no-cache");
+      res.set_content(kDashboardNotBuiltHtml, "text/html; charset=utf-8");
+      return;
+    }
+    res.status = 404;
+    res.set_content("not found\n", "text/plain");
   });
   server.set_payload_max_length(kMaxRequestBytes);
   // One route for both protocols: Connect unary JSON by its Content-Type,
@@ -194,18 +246,14 @@ absl::StatusOr<std::unique_ptr<GrpcWebGateway>> GrpcWebGateway::Start(
       ServeConnectJson(*self->channel_, req.matches[1].str(), req.matches[2].str(), body, req, res);
       return;
     }
-    if (body.size() < 5 || (static_cast<uint8_t>(body[0]) & 0x80) != 0) {
-      res.status = 400;
-      res.set_content("gRPC-Web gateway: body must hold one data frame", "text/plain");
-      return;
-    }
-    const uint32_t len = (static_cast<uint32_t>(static_cast<uint8_t>(body[1])) << 24) |
-                         (static_cast<uint32_t>(static_cast<uint8_t>(body[2])) << 16) |
-                         (static_cast<uint32_t>(static_cast<uint8_t>(body[3])) << 8) |
-                         static_cast<uint32_t>(static_cast<uint8_t>(body[4]));
-    if (body.size() != 5 + static_cast<size_t>(len)) {
-      res.status = 400;
-      res.set_content("gRPC-Web gateway: frame length does not match the body", "text/plain");
+    const absl::StatusOr<std::string_view> message = ParseGrpcWebRequest(body);
+    if (!message.ok()) {
+      if (message.status().code() == absl::StatusCode::kUnimplemented) {
+        res.set_header("grpc-accept-encoding", "identity");
+      }
+      res.status = 200;
+      res.set_content(GrpcWebFrame(0x80, Trailers(ToGrpcStatus(message.status()))),
+                      "application/grpc-web+proto");
       return;
     }
     auto context = std::make_shared<grpc::ClientContext>();
@@ -214,11 +262,11 @@ absl::StatusOr<std::unique_ptr<GrpcWebGateway>> GrpcWebGateway::Start(
       res.set_content(absl::StrCat("gRPC-Web gateway: ", s.message()), "text/plain");
       return;
     }
-    if (auto timeout = ParseTimeout(req.get_header_value("grpc-timeout"))) {
+    if (auto timeout = ParseGrpcTimeout(req.get_header_value("grpc-timeout"))) {
       context->set_deadline(std::chrono::system_clock::now() + *timeout);
     }
     const std::string method = absl::StrCat("/", req.matches[1].str(), "/", req.matches[2].str());
-    auto request = std::make_shared<std::string>(body.substr(5));
+    auto request = std::make_shared<std::string>(*message);
     res.status = 200;
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(

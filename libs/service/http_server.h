@@ -1,9 +1,10 @@
 #ifndef RACEWAY_LIBS_SERVICE_HTTP_SERVER_H_
 #define RACEWAY_LIBS_SERVICE_HTTP_SERVER_H_
 
-// Runs a cpp-httplib server on its own thread (httplib serves each
-// connection from its internal thread pool). Start/Stop from one thread;
-// the handlers registered on the server must be thread-safe.
+// Runs a cpp-httplib server on its own thread, each connection on a thread
+// of a pool that grows on demand (http_task_queue.h), every connection and
+// request within the bounds of HttpServerOptions. Start/Stop from one
+// thread; the handlers registered on the server must be thread-safe.
 
 #include <chrono>
 #include <functional>
@@ -23,6 +24,30 @@ struct Response;
 }  // namespace httplib
 
 namespace raceway::service {
+
+class GuardedHttpServer;
+
+// What one client may cost an HttpServerThread (issue 13: a client sending
+// slowly or without end must not hold threads or memory). A connection
+// that passes a deadline or a bound is closed.
+struct HttpServerOptions {
+  // The request line and headers must be complete this long after the
+  // connection is accepted or the previous response was written, however
+  // steadily they trickle in.
+  std::chrono::milliseconds header_timeout{10'000};
+  // Request line and headers together.
+  size_t max_header_bytes = 64 << 10;
+  // A body must arrive within this of the end of its headers, ...
+  std::chrono::milliseconds body_timeout{60'000};
+  // ... with no wait for the next bytes longer than this.
+  std::chrono::milliseconds body_idle_timeout{10'000};
+  // Open connections per client (an address; an IPv6 address counts as its
+  // /64, as RateLimitClient) and in total. A connection over either gets an
+  // immediate "503" with "Retry-After" and "Connection: close", before any
+  // of its request is read.
+  size_t max_connections_per_client = 32;
+  size_t max_connections = 512;
+};
 
 // A per-client request limit on one HTTP port (rate_limiter.h).
 struct HttpRateLimit {
@@ -53,13 +78,36 @@ std::string PresentedApiKey(const httplib::Request& request);
 int ReadBoundedBody(const httplib::ContentReader& read, size_t max_bytes, httplib::Response& res,
                     std::string* body);
 
+// Beyond HttpServerOptions, every request is bounded whatever its route:
+// - A body (Content-Length other than 0, or any Transfer-Encoding) on a
+//   method other than POST, PUT, PATCH and DELETE gets 400 unread.
+// - A POST, PUT, PATCH or DELETE that no content-reader route takes gets
+//   404 unread: httplib would read it whole, decoded, with no bound. So a
+//   route that takes a body must be a content-reader route (bounded with
+//   ReadBoundedBody); a plain Post/Put/Patch/Delete handler is never
+//   reached.
+// - A request with neither Content-Length nor Transfer-Encoding has no body
+//   (httplib would read one until the client closes).
+// - The raw bytes of a body (chunk framing included) are at most twice the
+//   server's payload_max_length plus 64 KiB: chunk-size and trailer lines
+//   are bounded too.
+// - An answer >= 400 to a request with a body, or one with "Connection:
+//   close", closes the connection (the rest of the body cannot be parsed as
+//   the next request).
+// HttpServerThread owns the server's pre- and post-routing handlers and its
+// task queue; httplib's read timeout is replaced by the options' deadlines,
+// its keep-alive and write timeouts still apply.
 class HttpServerThread {
  public:
   HttpServerThread();
   ~HttpServerThread();  // Stops.
 
   // Register handlers on this before Start.
-  httplib::Server& server() { return *server_; }
+  httplib::Server& server();
+
+  // Before Start; the defaults otherwise. INVALID_ARGUMENT from Start when
+  // a limit is 0.
+  void SetOptions(const HttpServerOptions& options) { options_ = options; }
 
   // Before Start. Every request except CORS preflights (OPTIONS) passes the
   // limiter before routing, so before its body is read: a refused request
@@ -73,11 +121,19 @@ class HttpServerThread {
   // Binds `listen` ("host:port", port 0 = a free port) and starts serving.
   absl::Status Start(const std::string& listen);
   int port() const { return port_; }
-  // Stops accepting and joins the serving thread. Idempotent.
+  // Stops accepting, closes the connections waiting for a request (those
+  // inside one finish it) and joins the serving threads. Idempotent.
   void Stop();
 
  private:
-  std::unique_ptr<httplib::Server> server_;
+  // The pre-routing check: a body where no route takes one, then the rate
+  // limit. True when it answered `res`.
+  bool RefuseBeforeRouting(const httplib::Request& req, httplib::Response& res) const;
+
+  std::unique_ptr<GuardedHttpServer> server_;
+  HttpServerOptions options_;
+  HttpRateLimit rate_limit_;
+  std::vector<std::string> rate_limit_exempt_;
   std::thread thread_;
   int port_ = 0;
 };

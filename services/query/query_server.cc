@@ -10,6 +10,7 @@
 #include "libs/service/grpc_web.h"
 #include "libs/service/log.h"
 #include "libs/service/metrics.h"
+#include "services/query/dashboard_bundle.h"
 #include "services/query/query_metrics.h"
 #include "services/query/query_service.h"
 
@@ -42,6 +43,14 @@ class QueryServerImpl final : public QueryServer {
     }
     server_->GetHealthCheckService()->SetServingStatus(true);
     if (!config_.query.grpc_web_listen.empty()) {
+      std::shared_ptr<const service::StaticSite> site;
+      if (config_.query.web_dir.empty()) {
+        site = service::StaticSite::FromEmbedded(kDashboardFiles, kDashboardFileCount);
+      } else {
+        auto dir = service::StaticSite::FromDirectory(config_.query.web_dir);
+        if (!dir.ok()) return dir.status();
+        site = std::move(*dir);
+      }
       grpc::ChannelArguments args;
       args.SetMaxReceiveMessageSize(256 << 20);
       auto gw = service::GrpcWebGateway::Start(
@@ -49,15 +58,23 @@ class QueryServerImpl final : public QueryServer {
           config_.query.cors_origins,
           service::RateLimiter::Create({.requests_per_minute = config_.query.rate_limit_rpm,
                                         .burst = config_.query.rate_limit_burst}),
-          config_.auth.query_keys);
+          config_.auth.query_keys, site);
       if (!gw.ok()) return gw.status();
       grpc_web_ = std::move(*gw);
     }
     service::Log(service::LogLevel::kInfo, "query started",
                  {{"grpc_port", absl::StrCat(grpc_port_)},
                   {"grpc_web_port", absl::StrCat(grpc_web_port())},
+                  {"dashboard", DashboardText()},
                   {"metrics_port", absl::StrCat(metrics_port())}});
     return absl::OkStatus();
+  }
+
+  // Where the page on the gRPC-Web port comes from, for the start log line.
+  std::string DashboardText() const {
+    if (!grpc_web_) return "off";
+    if (!config_.query.web_dir.empty()) return config_.query.web_dir;
+    return kDashboardFileCount > 0 ? "built in" : "not built (npm was missing at build time)";
   }
 
   int grpc_port() const override { return grpc_port_; }

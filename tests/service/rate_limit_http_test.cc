@@ -71,9 +71,13 @@ TEST(HttpRateLimitTest, RefusedBeforeTheHandlerWithRetryAfterRoundedUp) {
   FakeClock clock;
   HttpServerThread http;
   std::atomic<int> handled{0};
-  http.server().Post("/work", [&](const httplib::Request& req, httplib::Response& res) {
+  // HttpServerThread serves bodies through content-reader routes only.
+  http.server().Post("/work", [&](const httplib::Request&, httplib::Response& res,
+                                  const httplib::ContentReader& read) {
     handled++;
-    res.set_content(req.body, "text/plain");
+    std::string body;
+    ReadBoundedBody(read, 1 << 20, res, &body);
+    res.set_content(body, "text/plain");
   });
   // 40 per minute: T = 1.5 s; a burst of 2.
   http.SetRateLimit(

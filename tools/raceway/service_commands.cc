@@ -725,8 +725,11 @@ int Serve(const Options& o) {
                     : "off")
             << "\n  query gRPC    127.0.0.1:" << (*query)->grpc_port() << "\n  query gRPC-Web "
             << ((*query)->grpc_web_port() ? absl::StrCat("127.0.0.1:", (*query)->grpc_web_port())
-                                          : "off")
-            << "\nTry: raceway demo --ingest 127.0.0.1:" << (*ingest)->grpc_port()
+                                          : "off");
+  if ((*query)->grpc_web_port()) {
+    std::cout << "\n  dashboard     http://127.0.0.1:" << (*query)->grpc_web_port() << "/";
+  }
+  std::cout << "\nTry: raceway demo --ingest 127.0.0.1:" << (*ingest)->grpc_port()
             << " && raceway traces --server 127.0.0.1:" << (*query)->grpc_port() << "\n"
             << std::flush;
   service::WaitForTerminationSignal();
