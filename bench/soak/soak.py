@@ -249,7 +249,7 @@ class Soak:
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.dash = {"calls": 0, "hard_errors": 0, "not_found": 0, "http_events_acked": 0,
-                     "last_error": ""}
+                     "http_refusals": 0, "last_error": ""}
         self.retention = {"passes": 0, "deleted": 0, "failures": 0, "last_error": "",
                           "max_seconds": 0.0}
         self.services = {}
@@ -352,6 +352,10 @@ class Soak:
                     self.dash["calls"] += 1
                     if status == 200 and reply and reply.get("accepted", 0) == 5:
                         self.dash["http_events_acked"] += 5
+                    elif status in (429, 503):
+                        # Backpressure, as designed (loadgen counts and
+                        # retries its own): not a query error.
+                        self.dash["http_refusals"] += 1
                     else:
                         self.dash["hard_errors"] += 1
                         self.dash["last_error"] = f"POST /events: HTTP {status} {reply}"
@@ -603,8 +607,9 @@ def slope_lines(result, warmup):
     lg, qg, dash, ret = (result["loadgen"] or {}), (result["querygen"] or {}), \
         result["dashboard"], result["retention"]
     lines.append(f"  loadgen: acked {lg.get('acked')} ({lg.get('committed_per_second', 0):.0f}/s),"
-                 f" failed {lg.get('failed')}, refusals {lg.get('server_refusals')},"
-                 f" ack p99 {lg.get('ack_p99_ms', 0):.1f} ms")
+                 f" failed {lg.get('failed')}, refusals {lg.get('server_refusals')} (retried),"
+                 f" ack p99 {lg.get('ack_p99_ms', 0):.1f} ms; HTTP /events refused "
+                 f"{dash['http_refusals']}")
     lines.append(f"  queries: {result['query_requests']} (querygen {qg.get('requests')} at "
                  f"{qg.get('requests_per_second', 0):.1f}/s, dashboard {dash['calls']}), "
                  f"NOT_FOUND {result['query_not_found'] + dash['not_found']}, other errors "
