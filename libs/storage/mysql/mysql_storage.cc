@@ -16,6 +16,7 @@
 #include "libs/storage/common/event_json.h"
 #include "libs/storage/common/ids.h"
 #include "libs/storage/common/page_token.h"
+#include "libs/storage/common/sql_statements.h"
 #include "libs/storage/migrations.h"
 #include "libs/storage/mysql/my_conn.h"
 #include "libs/storage/postgres/sql_event_row.h"
@@ -344,45 +345,6 @@ struct InDoubt {
 
 namespace {
 
-// Splits a migration file into statements (';' at the end of a statement,
-// outside quotes and comments).
-std::vector<std::string> SplitStatements(const std::string& sql) {
-  std::vector<std::string> out;
-  std::string cur;
-  char quote = 0;
-  for (size_t i = 0; i < sql.size(); ++i) {
-    const char c = sql[i];
-    if (quote) {
-      cur += c;
-      if (c == '\\' && i + 1 < sql.size()) {
-        cur += sql[++i];
-      } else if (c == quote) {
-        quote = 0;
-      }
-      continue;
-    }
-    if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
-      while (i < sql.size() && sql[i] != '\n') ++i;
-      cur += '\n';
-      continue;
-    }
-    if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
-      const size_t end = sql.find("*/", i + 2);
-      i = end == std::string::npos ? sql.size() : end + 1;
-      continue;
-    }
-    if (c == '\'' || c == '"' || c == '`') quote = c;
-    if (c == ';') {
-      if (cur.find_first_not_of(" \t\r\n") != std::string::npos) out.push_back(cur);
-      cur.clear();
-      continue;
-    }
-    cur += c;
-  }
-  if (cur.find_first_not_of(" \t\r\n") != std::string::npos) out.push_back(cur);
-  return out;
-}
-
 class MyMigrationTarget final : public MigrationTarget {
  public:
   MyMigrationTarget(MyConnection& c, uint32_t lock_timeout_seconds)
@@ -445,7 +407,7 @@ class MyMigrationTarget final : public MigrationTarget {
   }
   absl::Status Apply(const Migration& m) override {
     try {
-      for (const std::string& stmt : SplitStatements(m.sql)) c_.Execute(stmt);
+      for (const std::string& stmt : common::SplitStatements(m.sql)) c_.Execute(stmt);
       std::unique_ptr<sql::PreparedStatement> ins =
           c_.Prepare("INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)");
       Binder b(*ins);
