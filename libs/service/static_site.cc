@@ -36,7 +36,8 @@ bool SafeRelativePath(std::string_view path) {
       return false;
     }
   }
-  for (absl::string_view segment : absl::StrSplit(absl::string_view(path.data(), path.size()), '/')) {
+  for (absl::string_view segment :
+       absl::StrSplit(absl::string_view(path.data(), path.size()), '/')) {
     if (segment.empty() || segment.front() == '.') return false;
   }
   return true;

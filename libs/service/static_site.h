@@ -66,7 +66,7 @@ class StaticSite {
   std::string_view Gzipped(const std::string& path, std::string_view data) const;
 
   std::map<std::string, File, std::less<>> embedded_;
-  std::string dir_;  // Directory mode when non-empty.
+  std::string dir_;                         // Directory mode when non-empty.
   mutable storage::common::Mutex gzip_mu_;  // Visible to ThreadSanitizer.
   mutable std::map<std::string, std::string, std::less<>> gzipped_ ABSL_GUARDED_BY(gzip_mu_);
 };

@@ -163,9 +163,9 @@ void HttpIntake::HandleEvents(const httplib::Request& req, httplib::Response& re
   if (const std::string type = req.get_header_value("Content-Type");
       !service::IsConnectJsonContentType(type)) {
     Reply(res, 415,
-          SdkErrorJson(absl::InvalidArgumentError(absl::StrCat(
-              "Content-Type \"", model::EchoSafe(type, 128),
-              "\" is not accepted: send the events as application/json"))));
+          SdkErrorJson(absl::InvalidArgumentError(
+              absl::StrCat("Content-Type \"", model::EchoSafe(type, 128),
+                           "\" is not accepted: send the events as application/json"))));
     res.set_header("Accept-Post", "application/json");
     res.set_header("Connection", "close");  // Its body was not read.
     return;

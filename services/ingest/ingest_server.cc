@@ -27,9 +27,8 @@ class IngestServerImpl final : public IngestServer {
         metrics_(metrics_endpoint_.registry()),
         committer_(storage_, CommitterOptionsFrom(config.ingest), &metrics_),
         intake_(committer_, metrics_, LimitsFrom(config.ingest)),
-        service_(
-            intake_, metrics_, config.auth.ingest_keys,
-            StreamLimits{.max_in_flight_per_stream = 32}) {}
+        service_(intake_, metrics_, config.auth.ingest_keys,
+                 StreamLimits{.max_in_flight_per_stream = 32}) {}
 
   ~IngestServerImpl() override { Shutdown(); }
 

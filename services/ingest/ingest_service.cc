@@ -22,16 +22,16 @@ grpc::ServerUnaryReactor* IngestServiceImpl::Submit(grpc::CallbackServerContext*
   }
   // Refusals carry RetryInfo when a retry can succeed (the committer's
   // delay, service::RetryAfter).
-  absl::Status queued = intake_.Submit(
-      request->events(),
-      [reactor, response](const absl::Status& status, raceway::v1::BatchResult r) {
-        if (!status.ok()) {
-          reactor->Finish(service::ToGrpcStatus(status));
-          return;
-        }
-        *response->mutable_result() = std::move(r);
-        reactor->Finish(grpc::Status::OK);
-      });
+  absl::Status queued =
+      intake_.Submit(request->events(),
+                     [reactor, response](const absl::Status& status, raceway::v1::BatchResult r) {
+                       if (!status.ok()) {
+                         reactor->Finish(service::ToGrpcStatus(status));
+                         return;
+                       }
+                       *response->mutable_result() = std::move(r);
+                       reactor->Finish(grpc::Status::OK);
+                     });
   if (!queued.ok()) reactor->Finish(service::ToGrpcStatus(queued));
   return reactor;
 }

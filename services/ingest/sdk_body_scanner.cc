@@ -36,7 +36,6 @@ bool InexactInteger(std::string_view t) {
   return r.ec == std::errc::result_out_of_range || v > kMaxExactInteger;
 }
 
-
 class Scanner {
  public:
   Scanner(std::string_view text, int max_depth) : text_(text), max_depth_(max_depth) {}
@@ -380,8 +379,8 @@ class Scanner {
         case 'u': {
           uint32_t code = 0;
           if (!Hex4(&code)) return ErrorAt(pos_ - 2, "\\u not followed by 4 hex digits");
-          if (code >= 0xD800 && code < 0xDC00 && pos_ + 1 < text_.size() &&
-              text_[pos_] == '\\' && text_[pos_ + 1] == 'u') {
+          if (code >= 0xD800 && code < 0xDC00 && pos_ + 1 < text_.size() && text_[pos_] == '\\' &&
+              text_[pos_ + 1] == 'u') {
             const size_t save = pos_;
             pos_ += 2;
             uint32_t low = 0;
@@ -395,9 +394,9 @@ class Scanner {
           continue;
         }
         default:
-          return ErrorAt(pos_ - 2, absl::StrCat("an invalid escape '\\",
-                                                model::EchoSafe(std::string_view(&e, 1), 4),
-                                                "' in a string"));
+          return ErrorAt(
+              pos_ - 2, absl::StrCat("an invalid escape '\\",
+                                     model::EchoSafe(std::string_view(&e, 1), 4), "' in a string"));
       }
       if (decode) out->push_back(plain);
     }
@@ -408,7 +407,6 @@ class Scanner {
     pos_ += 4;
     return true;
   }
-
 
   std::string_view ReadBareToken() {
     const size_t start = pos_;

@@ -34,8 +34,8 @@ struct EventTokens {
 
 // A problem of one event found by the scan.
 struct EventFault {
-  size_t index;        // In "events".
-  std::string field;   // SDK path relative to the event ("" = the event itself).
+  size_t index;       // In "events".
+  std::string field;  // SDK path relative to the event ("" = the event itself).
   std::string reason;
 };
 

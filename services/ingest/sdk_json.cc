@@ -766,9 +766,9 @@ absl::StatusOr<SdkBatch> ParseSdkBatch(std::string_view body,
     Value& item = (*items)[i];
     if (fault != scanned.faults.end() && fault->index == static_cast<size_t>(i)) {
       // The scan cut this event out of the text the parser saw.
-      batch.rejections.push_back(model::Rejection{
-          static_cast<uint32_t>(i), model::EchoSafe(scanned.events[i].id, 128),
-          FieldError{std::move(fault->field), std::move(fault->reason)}});
+      batch.rejections.push_back(
+          model::Rejection{static_cast<uint32_t>(i), model::EchoSafe(scanned.events[i].id, 128),
+                           FieldError{std::move(fault->field), std::move(fault->reason)}});
       failed[static_cast<size_t>(i)] = true;
       ++fault;
       continue;

@@ -396,7 +396,6 @@ std::string StringArrayJson(const google::protobuf::RepeatedPtrField<std::string
   return out;
 }
 
-
 absl::StatusOr<std::vector<std::string>> ParseStringArrayJson(std::string_view s) {
   std::vector<std::string> out;
   if (s.empty()) return out;
@@ -460,8 +459,8 @@ absl::StatusOr<std::vector<std::string>> ParseStringArrayJson(std::string_view s
           i += 4;
           if (cp >= 0xD800 && cp < 0xDC00) {
             uint32_t lo;
-            if (s.size() - i < 6 || s[i] != '\\' || s[i + 1] != 'u' || !model::ParseHex4(s, i + 2, &lo) ||
-                lo < 0xDC00 || lo >= 0xE000) {
+            if (s.size() - i < 6 || s[i] != '\\' || s[i + 1] != 'u' ||
+                !model::ParseHex4(s, i + 2, &lo) || lo < 0xDC00 || lo >= 0xE000) {
               return bad();
             }
             i += 6;

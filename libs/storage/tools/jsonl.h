@@ -7,9 +7,10 @@
 // accept lowerCamelCase names too, and skip blank lines. Lines are parsed
 // strictly: an unknown field or malformed JSON is INVALID_ARGUMENT naming
 // the line number; so is a line nested deeper than 200 levels (refused
-// before parsing: protobuf's parser is quadratic in depth). JSON cannot carry everything a google.protobuf.Value
-// holds: the printer writes -0.0 as 0 and refuses NaN/Infinity (export then
-// fails naming the event); everything else round-trips exactly.
+// before parsing: protobuf's parser is quadratic in depth). JSON cannot
+// carry everything a google.protobuf.Value holds: the printer writes -0.0
+// as 0 and refuses NaN/Infinity (export then fails naming the event);
+// everything else round-trips exactly.
 //
 // Value types; not synchronized.
 
